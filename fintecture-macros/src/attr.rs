@@ -1,0 +1,408 @@
+//! Parsing of the attributes the macro reads: `#[endpoint(...)]` on methods and the role
+//! attributes (`#[query]`, `#[header("Name")]`, `#[body]`) on arguments.
+//!
+//! Parsing only records what was written, with the tokens to point at; whether it makes
+//! sense is `valid.rs`'s business. Problems are collected, not returned early, so one error
+//! never hides another.
+
+use proc_macro2::{Span, TokenTree};
+use syn::parse::{ParseStream, Parser};
+use syn::{Attribute, Ident, LitStr, Token};
+
+/// The keys `#[endpoint(...)]` understands, for "did you mean" suggestions.
+const KEYS: &[&str] = &[
+    "get", "post", "put", "patch", "delete", "form", "json", "auth", "scope", "timeout",
+    "max_body", "header",
+];
+
+/// An HTTP method key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    fn from_key(key: &str) -> Option<Self> {
+        Some(match key {
+            "get" => Verb::Get,
+            "post" => Verb::Post,
+            "put" => Verb::Put,
+            "patch" => Verb::Patch,
+            "delete" => Verb::Delete,
+            _ => return None,
+        })
+    }
+
+    /// The name of the `http::Method` associated constant.
+    pub(crate) fn constant(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
+            Verb::Patch => "PATCH",
+            Verb::Delete => "DELETE",
+        }
+    }
+}
+
+/// How the body argument is encoded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    Form,
+    Json,
+}
+
+/// Which credentials an endpoint sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthKind {
+    None,
+    Client,
+    Bearer,
+}
+
+/// `#[endpoint(...)]` as written. Every item keeps the token that introduced it.
+pub(crate) struct EndpointAttr {
+    /// The `endpoint` path of the attribute, to point at when something is missing.
+    pub(crate) span_tokens: syn::Path,
+    pub(crate) verbs: Vec<(Verb, Ident, LitStr)>,
+    pub(crate) encodings: Vec<(Encoding, Ident)>,
+    pub(crate) auth: Option<(AuthKind, Ident)>,
+    pub(crate) scope: Option<LitStr>,
+    pub(crate) timeout: Option<(u64, LitStr)>,
+    pub(crate) max_body: Option<(u64, syn::Lit)>,
+    pub(crate) headers: Vec<(LitStr, LitStr)>,
+}
+
+/// Finds and parses the `#[endpoint(...)]` attribute of a method, if it has one.
+pub(crate) fn endpoint(attrs: &[Attribute], errors: &mut Errors) -> Option<EndpointAttr> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("endpoint"))?;
+    for extra in attrs
+        .iter()
+        .filter(|a| a.path().is_ident("endpoint"))
+        .skip(1)
+    {
+        errors.push(syn::Error::new_spanned(
+            extra,
+            "a method takes one #[endpoint(...)]",
+        ));
+    }
+    let mut parsed = EndpointAttr {
+        span_tokens: attr.path().clone(),
+        verbs: Vec::new(),
+        encodings: Vec::new(),
+        auth: None,
+        scope: None,
+        timeout: None,
+        max_body: None,
+        headers: Vec::new(),
+    };
+    let list = match &attr.meta {
+        syn::Meta::List(list) => list,
+        other => {
+            errors.push(syn::Error::new_spanned(
+                other,
+                "expected #[endpoint(get = \"/path\", ...)]",
+            ));
+            return Some(parsed);
+        }
+    };
+    let parser = |input: ParseStream| {
+        while !input.is_empty() {
+            let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            if let Err(e) = parse_item(&key, input, &mut parsed) {
+                errors.push(e);
+                skip_to_comma(input)?;
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    };
+    if let Err(e) = parser.parse2(list.tokens.clone()) {
+        errors.push(e);
+    }
+    Some(parsed)
+}
+
+fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::Result<()> {
+    let name = key.to_string();
+    if let Some(verb) = Verb::from_key(&name) {
+        input.parse::<Token![=]>()?;
+        out.verbs.push((verb, key.clone(), input.parse()?));
+        return Ok(());
+    }
+    match name.as_str() {
+        "form" => out.encodings.push((Encoding::Form, key.clone())),
+        "json" => out.encodings.push((Encoding::Json, key.clone())),
+        "auth" => {
+            input.parse::<Token![=]>()?;
+            let value: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            let kind = match value.to_string().as_str() {
+                "none" => AuthKind::None,
+                "client" => AuthKind::Client,
+                "bearer" => AuthKind::Bearer,
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        &value,
+                        "expected `none`, `client` (HTTP Basic client credentials) or `bearer`",
+                    ));
+                }
+            };
+            set_once(&mut out.auth, (kind, value), key)?;
+        }
+        "scope" => {
+            input.parse::<Token![=]>()?;
+            let scope: LitStr = input.parse()?;
+            if scope.value().trim().is_empty() {
+                return Err(syn::Error::new_spanned(
+                    &scope,
+                    "the scope must not be empty",
+                ));
+            }
+            set_once(&mut out.scope, scope, key)?;
+        }
+        "timeout" => {
+            input.parse::<Token![=]>()?;
+            let lit: LitStr = input.parse()?;
+            let millis = parse_duration_ms(&lit.value()).ok_or_else(|| {
+                syn::Error::new_spanned(
+                    &lit,
+                    "expected a duration such as \"500ms\", \"30s\" or \"2m\" (greater than zero)",
+                )
+            })?;
+            set_once(&mut out.timeout, (millis, lit), key)?;
+        }
+        "max_body" => {
+            input.parse::<Token![=]>()?;
+            let lit: syn::Lit = input.parse()?;
+            let bytes = match &lit {
+                syn::Lit::Int(int) => int.base10_parse::<u64>().ok(),
+                syn::Lit::Str(s) => parse_size(&s.value()),
+                _ => None,
+            }
+            .filter(|&b| b > 0)
+            .ok_or_else(|| {
+                syn::Error::new_spanned(
+                    &lit,
+                    "expected a size in bytes such as 65536, \"64KiB\" or \"1MiB\"",
+                )
+            })?;
+            set_once(&mut out.max_body, (bytes, lit), key)?;
+        }
+        "header" => {
+            let content;
+            syn::parenthesized!(content in input);
+            let name: LitStr = content.parse()?;
+            content.parse::<Token![=]>()?;
+            let value: LitStr = content.parse()?;
+            out.headers.push((name, value));
+        }
+        _ => {
+            let message = match closest(&name) {
+                Some(known) => format!("unknown key `{name}`; did you mean `{known}`?"),
+                None => format!("unknown key `{name}`; expected one of: {}", KEYS.join(", ")),
+            };
+            return Err(syn::Error::new_spanned(key, message));
+        }
+    }
+    Ok(())
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new_spanned(
+            key,
+            format!("`{key}` is given twice"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// After a bad item, drops its remaining tokens so parsing can go on with the next one.
+fn skip_to_comma(input: ParseStream) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ',') {
+                return Ok(((), rest));
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    })
+}
+
+fn parse_duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|&ms| ms > 0)
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+/// The known key closest to a misspelt one, if any is close enough to be a plausible typo.
+fn closest(name: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|known| (edit_distance(name, known), *known))
+        .filter(|(distance, known)| *distance <= known.len().max(3) / 3 + 1)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// The role an argument plays in the request, from its attribute.
+pub(crate) enum Role {
+    /// `#[query]` (a struct or map, flattened; or a scalar named after the argument) or
+    /// `#[query("name")]` (a scalar under that name).
+    Query(Option<LitStr>),
+    /// `#[header("Name")]`.
+    Header(LitStr),
+    /// `#[body]`.
+    Body(Ident),
+}
+
+/// Whether an attribute is one of the argument-role attributes this macro consumes.
+pub(crate) fn is_role_attr(attr: &Attribute) -> bool {
+    ["query", "header", "body"]
+        .iter()
+        .any(|name| attr.path().is_ident(name))
+}
+
+/// Reads the role attribute of an argument. `None` means a path parameter (or a mistake,
+/// which validation reports).
+pub(crate) fn role(attrs: &[Attribute], errors: &mut Errors) -> Option<Role> {
+    let mut found: Option<Role> = None;
+    for attr in attrs.iter().filter(|a| is_role_attr(a)) {
+        if found.is_some() {
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "an argument has one role attribute",
+            ));
+            continue;
+        }
+        let parsed = if attr.path().is_ident("body") {
+            attr.meta
+                .require_path_only()
+                .map(|p| Role::Body(ident_of(p)))
+        } else if attr.path().is_ident("header") {
+            attr.parse_args::<LitStr>()
+                .map(Role::Header)
+                .map_err(|e| syn::Error::new(e.span(), "expected #[header(\"Header-Name\")]"))
+        } else {
+            match &attr.meta {
+                syn::Meta::Path(_) => Ok(Role::Query(None)),
+                _ => attr
+                    .parse_args::<LitStr>()
+                    .map(|name| Role::Query(Some(name))),
+            }
+        };
+        match parsed {
+            Ok(role) => found = Some(role),
+            Err(e) => errors.push(e),
+        }
+    }
+    found
+}
+
+fn ident_of(path: &syn::Path) -> Ident {
+    path.get_ident()
+        .cloned()
+        .unwrap_or_else(|| Ident::new("body", Span::call_site()))
+}
+
+/// A parsed path template: literal pieces and `{placeholders}`.
+pub(crate) enum Piece {
+    Literal(String),
+    Param(String),
+}
+
+/// Splits `/a/{b}/c` into pieces; `Err` carries a message about a malformed template.
+pub(crate) fn template(path: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = path;
+    while let Some(open) = rest.find(['{', '}']) {
+        let (literal, tail) = rest.split_at(open);
+        if tail.starts_with('}') {
+            return Err("unmatched `}` in the path".into());
+        }
+        let close = tail
+            .find('}')
+            .ok_or_else(|| "unclosed `{` in the path".to_string())?;
+        let name = &tail[1..close];
+        if syn::parse_str::<Ident>(name).is_err() {
+            return Err(format!("`{{{name}}}` is not a valid placeholder name"));
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal.to_string()));
+        }
+        pieces.push(Piece::Param(name.to_string()));
+        rest = &tail[close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest.to_string()));
+    }
+    Ok(pieces)
+}
+
+/// Accumulates errors so that all of them are reported together.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub(crate) fn into_result(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,324 @@
+//! The runtime client: one `reqwest::Client`, a base URL parsed once, default headers, and
+//! the credentials endpoints ask for.
+
+use crate::auth::{ClientAuthMethod, Credentials};
+use crate::environment::Environment;
+use crate::error::{ApiError, BuildError, Error};
+use crate::request::{Auth, Request};
+use crate::response::{RawResponse, read_capped};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// The default total timeout of a request, response body included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default timeout to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default cap on a response body.
+pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
+
+const USER_AGENT_VALUE: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// A Fintecture API client. Cheap to clone: clones share one connection pool.
+///
+/// Endpoints declared with [`api`](crate::api) are implemented for it.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base_url: Url,
+    /// The base URL without its trailing `/`, to which endpoint paths are appended.
+    base_url_str: String,
+    default_headers: HeaderMap,
+    credentials: Option<Credentials>,
+    /// Prepared once: `Basic base64(app_id:app_secret)`.
+    basic_header: Option<HeaderValue>,
+    client_auth: ClientAuthMethod,
+    bearer: Option<HeaderValue>,
+    timeout: Duration,
+    max_body: u64,
+}
+
+impl Client {
+    /// Starts configuring a client for an environment.
+    pub fn builder(environment: Environment) -> ClientBuilder {
+        ClientBuilder {
+            environment,
+            http: None,
+            credentials: None,
+            client_auth: ClientAuthMethod::default(),
+            bearer: None,
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            allow_http: false,
+        }
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base_url
+    }
+
+    /// The app credentials, if configured.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.inner.credentials.as_ref()
+    }
+
+    /// How `auth = client` endpoints present the credentials.
+    pub fn client_auth_method(&self) -> ClientAuthMethod {
+        self.inner.client_auth
+    }
+
+    pub(crate) fn base_url_str(&self) -> &str {
+        &self.inner.base_url_str
+    }
+
+    pub(crate) fn default_headers(&self) -> &HeaderMap {
+        &self.inner.default_headers
+    }
+
+    pub(crate) fn basic_header(&self) -> Option<&HeaderValue> {
+        self.inner.basic_header.as_ref()
+    }
+
+    /// Sends a built request: adds the bearer token if the endpoint needs one, applies the
+    /// endpoint's timeout, refuses redirects, reads the body up to the cap, and turns a
+    /// non-success status into [`Error::Api`].
+    pub async fn execute(&self, request: Request) -> Result<RawResponse, Error> {
+        let endpoint = request.endpoint;
+        let mut outgoing = reqwest::Request::new(endpoint.method.clone(), request.url);
+        *outgoing.headers_mut() = request.headers;
+        if let Auth::Bearer { .. } = endpoint.auth {
+            let token = self
+                .inner
+                .bearer
+                .clone()
+                .ok_or(Error::Build(BuildError::NoBearer {
+                    endpoint: endpoint.name,
+                }))?;
+            outgoing.headers_mut().insert(AUTHORIZATION, token);
+        }
+        *outgoing.body_mut() = request.body.map(reqwest::Body::from);
+        *outgoing.timeout_mut() = Some(endpoint.timeout.unwrap_or(self.inner.timeout));
+
+        let mut response = self
+            .inner
+            .http
+            .execute(outgoing)
+            .await
+            .map_err(|source| transport_error(endpoint.name, source))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(Error::Redirect {
+                endpoint: endpoint.name,
+                status,
+                location,
+            });
+        }
+        let headers = std::mem::take(response.headers_mut());
+        let limit = endpoint.max_body.unwrap_or(self.inner.max_body);
+        let body = read_capped(endpoint.name, response, limit).await?;
+        if !status.is_success() {
+            return Err(Error::Api(Box::new(ApiError::new(
+                endpoint.name,
+                status,
+                headers,
+                body,
+            ))));
+        }
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+            endpoint: endpoint.name,
+        })
+    }
+}
+
+/// Classifies a reqwest error: timeouts apart from other transport failures.
+pub(crate) fn transport_error(endpoint: &'static str, source: reqwest::Error) -> Error {
+    if source.is_timeout() {
+        Error::Timeout { endpoint, source }
+    } else {
+        Error::Transport { endpoint, source }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_url.as_str())
+            .field("credentials", &self.inner.credentials)
+            .field("client_auth", &self.inner.client_auth)
+            .field("bearer", &self.inner.bearer.as_ref().map(|_| "[REDACTED]"))
+            .field("timeout", &self.inner.timeout)
+            .field("max_body", &self.inner.max_body)
+            .finish()
+    }
+}
+
+/// Configures a [`Client`].
+#[must_use]
+pub struct ClientBuilder {
+    environment: Environment,
+    http: Option<reqwest::Client>,
+    credentials: Option<Credentials>,
+    client_auth: ClientAuthMethod,
+    bearer: Option<SecretString>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_body: u64,
+    allow_http: bool,
+}
+
+impl ClientBuilder {
+    /// The app credentials, for `auth = client` endpoints (the token endpoints).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// How `auth = client` endpoints present the credentials (HTTP Basic by default).
+    pub fn client_auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.client_auth = method;
+        self
+    }
+
+    /// A fixed access token for `auth = bearer` endpoints.
+    pub fn bearer_token(mut self, token: SecretString) -> Self {
+        self.bearer = Some(token);
+        self
+    }
+
+    /// Uses this `reqwest::Client` instead of building one. Its own timeouts, redirect
+    /// policy and TLS settings then apply as configured; the per-request timeout still does.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The total timeout of a request, body included (default 30 s); endpoints may set
+    /// their own.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The connection timeout (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The cap on response bodies (default 1 MiB); endpoints may set their own.
+    pub fn max_body(mut self, bytes: u64) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Allows a plain `http://` base URL on a host other than loopback. Off by default:
+    /// credentials and tokens would cross the network in clear text.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Builds the client. Fails on an unusable base URL or TLS setup, never panics.
+    pub fn build(self) -> Result<Client, Error> {
+        let base_url = Url::parse(self.environment.base_url())
+            .map_err(|e| Error::Config(format!("base URL: {e}")))?;
+        check_scheme(&base_url, self.allow_http)?;
+        if base_url.query().is_some() || base_url.fragment().is_some() {
+            return Err(Error::Config(
+                "the base URL cannot have a query or fragment".into(),
+            ));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .tls_backend_preconfigured(crate::tls::rustls_config()?)
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.connect_timeout)
+                .build()
+                .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
+        };
+        let mut default_headers = HeaderMap::with_capacity(2);
+        default_headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        default_headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        let basic_header = match &self.credentials {
+            Some(credentials) => Some(credentials.basic_header().ok_or_else(|| {
+                Error::Config("the app id or secret cannot be sent in a header".into())
+            })?),
+            None => None,
+        };
+        let bearer = match &self.bearer {
+            Some(token) => {
+                let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| {
+                        Error::Config("the bearer token is not a valid header value".into())
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base_url_str: base_url.as_str().trim_end_matches('/').to_owned(),
+                base_url,
+                default_headers,
+                credentials: self.credentials,
+                basic_header,
+                client_auth: self.client_auth,
+                bearer,
+                timeout: self.timeout,
+                max_body: self.max_body,
+            }),
+        })
+    }
+}
+
+/// https only; plain http for loopback hosts, or anywhere when explicitly allowed.
+fn check_scheme(url: &Url, allow_http: bool) -> Result<(), Error> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(Error::Config(format!(
+            "refusing plain http to {}: use https, or allow_insecure_http(true)",
+            url.host_str().unwrap_or("")
+        ))),
+        other => Err(Error::Config(format!("unsupported URL scheme `{other}`"))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("environment", &self.environment)
+            .field("credentials", &self.credentials)
+            .field("bearer", &self.bearer.as_ref().map(|_| "[REDACTED]"))
+            .finish_non_exhaustive()
+    }
+}

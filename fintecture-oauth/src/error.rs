@@ -1,0 +1,466 @@
+//! The one error type of this crate, and the typed API error parsed from error responses.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, StatusCode};
+use serde::Deserialize;
+use std::fmt;
+
+/// Everything that can go wrong, with nothing lost: the variant says what happened and
+/// carries what is needed to act on it. No variant prints a secret.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client configuration is unusable (bad base URL, TLS setup, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The request could not be built from the arguments.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// The request did not complete: connection refused or reset, TLS, DNS, ...
+    #[error("{endpoint}: transport error: {source}")]
+    Transport {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The request or the response body took longer than the timeout.
+    #[error("{endpoint}: timed out: {source}")]
+    Timeout {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with a redirect. Redirects are never followed: they would re-send
+    /// credentials, codes or tokens to another place.
+    #[error("{endpoint}: refused to follow a redirect: HTTP {status} to {location:?}")]
+    Redirect {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The 3xx status.
+        status: StatusCode,
+        /// The `Location` header, if it was readable.
+        location: Option<String>,
+    },
+    /// The server answered with a non-success status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+    /// The response body was larger than the endpoint's cap; it was not read further.
+    #[error("{endpoint}: response body exceeds the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The cap in bytes.
+        limit: u64,
+    },
+    /// A successful response's body did not decode into the expected type.
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
+}
+
+impl Error {
+    /// The HTTP status of an API error, if this is one.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(api) => Some(api.status()),
+            _ => None,
+        }
+    }
+
+    /// The API error, if this is one.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(api) => Some(api),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A path parameter was empty, `.` or `..`, which would address another resource.
+    #[error("{endpoint}: a path parameter is empty, `.` or `..`")]
+    PathParam {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+    /// The query arguments could not be encoded.
+    #[error("{endpoint}: cannot encode the query: {source}")]
+    Query {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The encoder's error.
+        #[source]
+        source: serde_urlencoded::ser::Error,
+    },
+    /// The form body could not be encoded.
+    #[error("{endpoint}: cannot encode the form body: {source}")]
+    Form {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The encoder's error.
+        #[source]
+        source: serde_urlencoded::ser::Error,
+    },
+    /// The JSON body could not be encoded.
+    #[error("{endpoint}: cannot encode the JSON body: {source}")]
+    Json {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The encoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A header argument is not a valid header value (the value is not shown: it may be a
+    /// secret).
+    #[error("{endpoint}: the value of header `{name}` is not a valid header value")]
+    HeaderValue {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The header.
+        name: HeaderName,
+    },
+    /// The URL built from the base URL and the path is not valid.
+    #[error("{endpoint}: the request URL is not valid")]
+    Url {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+    /// The endpoint needs client credentials and the client has none.
+    #[error("{endpoint}: needs client credentials; configure them with ClientBuilder::credentials")]
+    NoCredentials {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+    /// The endpoint needs a bearer token and the client has no way to get one.
+    #[error("{endpoint}: needs a bearer token; configure one with ClientBuilder::bearer_token")]
+    NoBearer {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+    /// Client credentials in the body need a form body.
+    #[error("{endpoint}: client credentials in the request body need a form body")]
+    ClientAuthBody {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+}
+
+/// A non-success HTTP response, with Fintecture's error envelope or an RFC 6749 error body
+/// parsed when present. The raw (size-capped) body and all headers are kept.
+#[derive(Clone)]
+pub struct ApiError {
+    endpoint: &'static str,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    details: ErrorBody,
+}
+
+/// The fields of an error body that Fintecture or an OAuth server may send, all optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+struct ErrorBody {
+    #[serde(deserialize_with = "lenient::string")]
+    status: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    code: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    log_id: Option<String>,
+    #[serde(deserialize_with = "lenient::details")]
+    errors: Vec<ErrorDetail>,
+    #[serde(deserialize_with = "lenient::string")]
+    error: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    error_description: Option<String>,
+    #[serde(deserialize_with = "lenient::string")]
+    error_uri: Option<String>,
+}
+
+/// One entry of the `errors` array of Fintecture's error envelope.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// A machine-readable code, e.g. `invalid_grant`.
+    #[serde(deserialize_with = "lenient::string")]
+    pub code: Option<String>,
+    /// A short title.
+    #[serde(deserialize_with = "lenient::string")]
+    pub title: Option<String>,
+    /// A human-readable message (`message` or `detail`).
+    #[serde(deserialize_with = "lenient::string", alias = "detail")]
+    pub message: Option<String>,
+}
+
+impl ApiError {
+    /// Parses an error response. Never fails: unknown shapes keep the raw body.
+    pub(crate) fn new(
+        endpoint: &'static str,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        let details = serde_json::from_slice::<ErrorBody>(&body).unwrap_or_default();
+        ApiError {
+            endpoint,
+            status,
+            headers,
+            body,
+            details,
+        }
+    }
+
+    /// The endpoint (`Trait::method`).
+    pub fn endpoint(&self) -> &'static str {
+        self.endpoint
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// All response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The response body as received (up to the endpoint's size cap).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The `x-request-id` response header.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The envelope's `status` field (Fintecture sends it as a string or a number).
+    pub fn envelope_status(&self) -> Option<&str> {
+        self.details.status.as_deref()
+    }
+
+    /// The machine-readable error code: the envelope's `code`, else RFC 6749's `error`, else
+    /// the first entry's code.
+    pub fn code(&self) -> Option<&str> {
+        self.details
+            .code
+            .as_deref()
+            .or(self.details.error.as_deref())
+            .or_else(|| self.details.errors.iter().find_map(|e| e.code.as_deref()))
+    }
+
+    /// The envelope's `log_id`, to quote to Fintecture support.
+    pub fn log_id(&self) -> Option<&str> {
+        self.details.log_id.as_deref()
+    }
+
+    /// The entries of the envelope's `errors` array (null entries dropped).
+    pub fn errors(&self) -> &[ErrorDetail] {
+        &self.details.errors
+    }
+
+    /// RFC 6749's `error` field.
+    pub fn oauth_error(&self) -> Option<&str> {
+        self.details.error.as_deref()
+    }
+
+    /// RFC 6749's `error_description` field.
+    pub fn error_description(&self) -> Option<&str> {
+        self.details.error_description.as_deref()
+    }
+
+    /// RFC 6749's `error_uri` field.
+    pub fn error_uri(&self) -> Option<&str> {
+        self.details.error_uri.as_deref()
+    }
+
+    /// The best human-readable message: RFC 6749's description, else the first entry's
+    /// message or title.
+    pub fn message(&self) -> Option<&str> {
+        self.details.error_description.as_deref().or_else(|| {
+            self.details
+                .errors
+                .iter()
+                .find_map(|e| e.message.as_deref().or(e.title.as_deref()))
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: HTTP {}", self.endpoint, self.status)?;
+        if let Some(code) = self.code() {
+            write!(f, " {code}")?;
+        }
+        if let Some(message) = self.message() {
+            write!(f, ": {}", one_line(message))?;
+        }
+        let mut ids = Vec::new();
+        if let Some(log_id) = self.log_id() {
+            ids.push(format!("log_id {log_id}"));
+        }
+        if let Some(request_id) = self.request_id() {
+            ids.push(format!("x-request-id {request_id}"));
+        }
+        if !ids.is_empty() {
+            write!(f, " ({})", ids.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("endpoint", &self.endpoint)
+            .field("status", &self.status)
+            .field("code", &self.code())
+            .field("message", &self.message())
+            .field("log_id", &self.log_id())
+            .field("request_id", &self.request_id())
+            .field("errors", &self.details.errors)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// Keeps Display on one line whatever the server sent.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A successful response whose body did not decode. The message never quotes the body's
+/// text (it may hold a token); the body itself is kept for whoever needs it.
+#[derive(Clone)]
+pub struct DecodeError {
+    endpoint: &'static str,
+    path: String,
+    message: String,
+    line: usize,
+    column: usize,
+    body: Bytes,
+}
+
+impl DecodeError {
+    pub(crate) fn new(
+        endpoint: &'static str,
+        path: String,
+        error: &serde_json::Error,
+        body: Bytes,
+    ) -> Self {
+        DecodeError {
+            endpoint,
+            path,
+            message: redact_quoted(&error.to_string()),
+            line: error.line(),
+            column: error.column(),
+            body,
+        }
+    }
+
+    /// Where decoding failed, as a path such as `errors[0].code` (`.` for the top level).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The decoder's message, with quoted values redacted.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The line and column in the body where decoding failed.
+    pub fn position(&self) -> (usize, usize) {
+        (self.line, self.column)
+    }
+
+    /// The body as received. Handle with care: it may hold a token.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: cannot decode the response at `{}`: {} ({} bytes)",
+            self.endpoint,
+            self.path,
+            self.message,
+            self.body.len()
+        )
+    }
+}
+
+impl fmt::Debug for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DecodeError")
+            .field("endpoint", &self.endpoint)
+            .field("path", &self.path)
+            .field("message", &self.message)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// serde_json quotes offending string values (`invalid type: string "…"`); drop them.
+fn redact_quoted(message: &str) -> String {
+    let quoted = message
+        .find('"')
+        .zip(message.rfind('"'))
+        .filter(|(first, last)| last > first)
+        .and_then(|(first, last)| Some((message.get(..first)?, message.get(last + 1..)?)));
+    match quoted {
+        Some((head, tail)) => format!("{head}\"…\"{tail}"),
+        None => message.to_string(),
+    }
+}
+
+/// Deserializers that accept what real servers send instead of failing the whole error.
+mod lenient {
+    use super::ErrorDetail;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// A string, a number or a bool as text; anything else as absent.
+    pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+    }
+
+    /// An array of details, skipping nulls; a lone string becomes a message; null or
+    /// anything else, none.
+    pub(super) fn details<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ErrorDetail>, D::Error> {
+        let entry = |value: Value| match value {
+            Value::String(message) => Some(ErrorDetail {
+                message: Some(message),
+                ..ErrorDetail::default()
+            }),
+            object @ Value::Object(_) => serde_json::from_value(object).ok(),
+            _ => None,
+        };
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => items.into_iter().filter_map(entry).collect(),
+            other => entry(other).into_iter().collect(),
+        })
+    }
+}

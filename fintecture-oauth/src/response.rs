@@ -1,0 +1,98 @@
+//! Reading responses: the size-capped body, and decoding it.
+
+use crate::error::{DecodeError, Error};
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// A response as received: status, headers and body bytes (read up to the endpoint's cap).
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) endpoint: &'static str,
+}
+
+impl RawResponse {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Takes the body bytes.
+    pub fn into_body(self) -> Bytes {
+        self.body
+    }
+}
+
+/// Reads a body, failing as soon as it exceeds `limit` bytes, declared or not, so an
+/// oversized or endless body is never buffered.
+pub(crate) async fn read_capped(
+    endpoint: &'static str,
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Bytes, Error> {
+    let too_large = || Error::BodyTooLarge { endpoint, limit };
+    let declared = response.content_length();
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large());
+    }
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total: u64 = 0;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| crate::client::transport_error(endpoint, source))?
+    {
+        total = total.saturating_add(chunk.len() as u64);
+        if total > limit {
+            return Err(too_large());
+        }
+        // The common single-chunk body is kept as is; only a second chunk copies.
+        match (&mut first, &mut rest) {
+            (None, None) => first = Some(chunk),
+            (_, Some(buffer)) => buffer.extend_from_slice(&chunk),
+            (Some(head), None) => {
+                let capacity = declared.unwrap_or(total).min(limit);
+                let mut buffer = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(0));
+                buffer.extend_from_slice(head);
+                buffer.extend_from_slice(&chunk);
+                rest = Some(buffer);
+            }
+        }
+    }
+    Ok(match rest {
+        Some(buffer) => buffer.freeze(),
+        None => first.unwrap_or_default(),
+    })
+}
+
+/// Decodes a JSON body; the error names the failing field and never quotes the body.
+pub fn decode_json<T: DeserializeOwned>(response: &RawResponse) -> Result<T, Error> {
+    let fail = |path: String, error: serde_json::Error| {
+        let body = response.body.clone();
+        Error::Decode(Box::new(DecodeError::new(
+            response.endpoint,
+            path,
+            &error,
+            body,
+        )))
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
+    let value = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|e| fail(e.path().to_string(), e.into_inner()))?;
+    deserializer.end().map_err(|e| fail(".".to_string(), e))?;
+    Ok(value)
+}
