@@ -136,6 +136,7 @@ fn builder(
             .map(|(ms, _)| quote!(#private::Duration::from_millis(#ms))),
     );
     let max_body = option(attr.max_body.as_ref().map(|(bytes, _)| quote!(#bytes)));
+    let header_count = attr.headers.len();
     let headers = attr.headers.iter().map(|(name, value)| {
         let name = name.value().to_ascii_lowercase();
         quote!((#private::HeaderName::from_static(#name), #private::HeaderValue::from_static(#value)))
@@ -153,7 +154,7 @@ fn builder(
                     .filter(|arg| arg.role.is_none())
                     .filter_map(|arg| arg.ident())
                     .find(|ident| ident.to_string().trim_start_matches("r#") == param);
-                quote!(__builder.path_param(&#ident);)
+                quote!(__builder.path_param(&#ident)?;)
             }
         });
     let mut steps = Vec::new();
@@ -198,6 +199,10 @@ fn builder(
             __client: &::fintecture_oauth::Client,
             #(#args),*
         ) -> ::core::result::Result<::fintecture_oauth::Request, ::fintecture_oauth::Error> {
+            // A static of its own: header values are interior-mutable, so the array cannot be
+            // a promoted temporary.
+            static HEADERS: [(#private::HeaderName, #private::HeaderValue); #header_count] =
+                [#(#headers),*];
             static ENDPOINT: #private::Endpoint = #private::Endpoint {
                 name: #endpoint_name,
                 method: #private::Method::#method,
@@ -205,7 +210,7 @@ fn builder(
                 auth: #auth,
                 timeout: #timeout,
                 max_body: #max_body,
-                headers: &[#(#headers),*],
+                headers: &HEADERS,
             };
             #[allow(unused_mut)]
             let mut __builder = #private::RequestBuilder::new(__client, &ENDPOINT);

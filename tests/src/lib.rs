@@ -1,1 +1,108 @@
-//! Integration and compile-fail tests live in `tests/`; run them with `cargo test`.
+//! Shared fixtures of the integration tests: an API declared with the macro from a crate
+//! that depends on nothing but `fintecture-oauth` (plus serde for its own types), and
+//! helpers to build clients against local servers.
+//!
+//! The tests themselves live in `tests/`; run them with `cargo test`.
+
+use fintecture_oauth::{Client, Credentials, Environment, Error, RawResponse, api};
+use serde::{Deserialize, Serialize};
+
+/// A body sent as form or JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thing {
+    /// A name, possibly with characters that need encoding.
+    pub name: String,
+    /// A count.
+    pub count: u32,
+    /// Optional, skipped when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A query struct.
+#[derive(Debug, Serialize)]
+pub struct Filter<'a> {
+    /// A state filter.
+    pub state: &'a str,
+    /// Absent fields are left out of the query.
+    pub since: Option<u32>,
+}
+
+/// An enum passed as a named query scalar.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Ascending.
+    Asc,
+    /// Descending.
+    Desc,
+}
+
+/// A token-like form body.
+#[derive(Debug, Serialize)]
+pub struct Grant<'a> {
+    /// The grant type.
+    pub grant_type: &'a str,
+    /// The scope.
+    pub scope: &'a str,
+}
+
+/// A sample API covering each argument role, body kind, auth kind and return kind.
+#[api]
+pub trait Sample {
+    /// Creates a thing from a form body.
+    #[endpoint(post = "/things/{id}", form, header("X-Static" = "yes"))]
+    async fn create_form(&self, id: &str, #[body] thing: &Thing) -> Result<Thing, Error>;
+
+    /// Replaces a thing with a JSON body.
+    #[endpoint(put = "/things/{id}/v{version}", json)]
+    async fn replace_json(
+        &self,
+        id: u64,
+        version: u8,
+        #[body] thing: &Thing,
+    ) -> Result<Thing, Error>;
+
+    /// Reads a thing, with query parameters of every kind and a header argument.
+    #[endpoint(get = "/things/{id}", timeout = "2s")]
+    async fn get_thing(
+        &self,
+        id: &str,
+        #[query] filter: &Filter<'_>,
+        #[query] page: u32,
+        #[query("sort")] order: Sort,
+        #[header("X-Request-ID")] request_id: &str,
+    ) -> Result<Thing, Error>;
+
+    /// Deletes a thing; the answer has no body.
+    #[endpoint(delete = "/things/{id}")]
+    async fn delete_thing(&self, id: &str) -> Result<(), Error>;
+
+    /// Returns the response as received.
+    #[endpoint(get = "/raw", max_body = "1KiB")]
+    async fn raw(&self) -> Result<RawResponse, Error>;
+
+    /// Authenticates with the client credentials.
+    #[endpoint(post = "/token", form, auth = client)]
+    async fn token(&self, #[body] grant: &Grant<'_>) -> Result<serde_json::Value, Error>;
+
+    /// Needs a bearer token.
+    #[endpoint(get = "/protected", scope = "PIS")]
+    async fn protected(&self) -> Result<serde_json::Value, Error>;
+}
+
+/// A client for a local test server, with app credentials holding awkward characters.
+pub fn client_for(base_url: &str) -> Client {
+    let environment = Environment::Custom(base_url.parse().unwrap_or_else(|e| {
+        panic!("test server URL {base_url}: {e}");
+    }));
+    Client::builder(environment)
+        .credentials(Credentials::new(APP_ID, APP_SECRET))
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+/// The app id the fixtures use.
+pub const APP_ID: &str = "app-id:é+/=";
+/// The app secret the fixtures use: every character that needs care somewhere.
+pub const APP_SECRET: &str = "s3cr3t+/=:%&é ü";
