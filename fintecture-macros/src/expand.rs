@@ -234,15 +234,16 @@ fn caller(endpoint: &Endpoint, requests: &syn::Ident, private: &TokenStream) -> 
     let decoded = match endpoint.response() {
         Some((Decode::Json, ok)) => quote!(#private::decode_json::<#ok>(&__response)?),
         Some((Decode::Raw, _)) => quote!(__response),
-        Some((Decode::Empty, _)) | None => quote!({
-            let _ = __response;
-        }),
+        Some((Decode::Empty, _)) | None => quote!(drop(__response)),
     };
     quote! {
         async fn #name(&self, #(#params),*) #output {
             let __request = #requests::#name(self, #(#idents),*)?;
             let __response = ::fintecture_oauth::Client::execute(self, __request).await?;
-            ::core::result::Result::Ok(#decoded)
+            // Bound first: `Ok(expr?)` would trip clippy in the user's crate, and the `?`
+            // is what converts into the method's own error type.
+            let __value = #decoded;
+            ::core::result::Result::Ok(__value)
         }
     }
 }

@@ -6,7 +6,9 @@ use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// A response as received: status, headers and body bytes (read up to the endpoint's cap).
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the body's length, not its bytes: it may hold a token.
+#[derive(Clone)]
 pub struct RawResponse {
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -33,6 +35,17 @@ impl RawResponse {
     /// Takes the body bytes.
     pub fn into_body(self) -> Bytes {
         self.body
+    }
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("endpoint", &self.endpoint)
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
     }
 }
 
