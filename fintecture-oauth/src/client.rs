@@ -6,6 +6,9 @@ use crate::environment::Environment;
 use crate::error::{ApiError, BuildError, Error};
 use crate::request::{Auth, Request};
 use crate::response::{RawResponse, read_capped};
+use crate::scope::Scope;
+use crate::token_manager::{DEFAULT_TOKEN_MARGIN, TokenManager};
+use crate::token_store::{MemoryTokenStore, TokenStore};
 use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -41,6 +44,8 @@ struct Inner {
     basic_header: Option<HeaderValue>,
     client_auth: ClientAuthMethod,
     bearer: Option<HeaderValue>,
+    tokens: Option<TokenManager>,
+    default_scope: String,
     timeout: Duration,
     max_body: u64,
 }
@@ -54,6 +59,9 @@ impl Client {
             credentials: None,
             client_auth: ClientAuthMethod::default(),
             bearer: None,
+            token_store: None,
+            token_margin: DEFAULT_TOKEN_MARGIN,
+            default_scope: Scope::Pis,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
@@ -88,21 +96,47 @@ impl Client {
         self.inner.basic_header.as_ref()
     }
 
+    pub(crate) fn token_manager(&self) -> Option<&TokenManager> {
+        self.inner.tokens.as_ref()
+    }
+
     /// Sends a built request: adds the bearer token if the endpoint needs one, applies the
     /// endpoint's timeout, refuses redirects, reads the body up to the cap, and turns a
     /// non-success status into [`Error::Api`].
     pub async fn execute(&self, request: Request) -> Result<RawResponse, Error> {
+        let Auth::Bearer { scope } = request.endpoint.auth else {
+            return self.send(request, None).await;
+        };
+        if let Some(token) = &self.inner.bearer {
+            return self.send(request, Some(token.clone())).await;
+        }
+        if self.inner.tokens.is_none() {
+            let endpoint = request.endpoint.name;
+            return Err(Error::Build(BuildError::NoBearer { endpoint }));
+        }
+        let scope = scope.unwrap_or(&self.inner.default_scope);
+        let token = self.cached_token(scope).await?;
+        // Kept for the one retry a 401 allows; the body is shared, not copied.
+        let retry = request.clone();
+        match self.send(request, Some(token.header().clone())).await {
+            Err(error) if error.status() == Some(http::StatusCode::UNAUTHORIZED) => {
+                self.invalidate_token(scope, token.generation);
+                let token = self.cached_token(scope).await?;
+                self.send(retry, Some(token.header().clone())).await
+            }
+            other => other,
+        }
+    }
+
+    async fn send(
+        &self,
+        request: Request,
+        bearer: Option<HeaderValue>,
+    ) -> Result<RawResponse, Error> {
         let endpoint = request.endpoint;
         let mut outgoing = reqwest::Request::new(endpoint.method.clone(), request.url);
         *outgoing.headers_mut() = request.headers;
-        if let Auth::Bearer { .. } = endpoint.auth {
-            let token = self
-                .inner
-                .bearer
-                .clone()
-                .ok_or(Error::Build(BuildError::NoBearer {
-                    endpoint: endpoint.name,
-                }))?;
+        if let Some(token) = bearer {
             outgoing.headers_mut().insert(AUTHORIZATION, token);
         }
         *outgoing.body_mut() = request.body.map(reqwest::Body::from);
@@ -177,6 +211,9 @@ pub struct ClientBuilder {
     credentials: Option<Credentials>,
     client_auth: ClientAuthMethod,
     bearer: Option<SecretString>,
+    token_store: Option<Arc<dyn TokenStore>>,
+    token_margin: Duration,
+    default_scope: Scope,
     timeout: Duration,
     connect_timeout: Duration,
     max_body: u64,
@@ -196,9 +233,27 @@ impl ClientBuilder {
         self
     }
 
-    /// A fixed access token for `auth = bearer` endpoints.
+    /// A fixed access token for every bearer endpoint, instead of the token manager.
     pub fn bearer_token(mut self, token: SecretString) -> Self {
         self.bearer = Some(token);
+        self
+    }
+
+    /// Where the token manager caches tokens (in memory by default).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.token_store = Some(store);
+        self
+    }
+
+    /// How long before expiry a cached token stops being used (default 60 s).
+    pub fn token_margin(mut self, margin: Duration) -> Self {
+        self.token_margin = margin;
+        self
+    }
+
+    /// The scope of `auth = bearer` endpoints that name none (default `PIS`).
+    pub fn default_scope(mut self, scope: Scope) -> Self {
+        self.default_scope = scope;
         self
     }
 
@@ -280,10 +335,17 @@ impl ClientBuilder {
                 base_url_str: base_url.as_str().trim_end_matches('/').to_owned(),
                 base_url,
                 default_headers,
-                credentials: self.credentials,
                 basic_header,
                 client_auth: self.client_auth,
                 bearer,
+                tokens: self.credentials.is_some().then(|| {
+                    let store = self
+                        .token_store
+                        .unwrap_or_else(|| Arc::new(MemoryTokenStore::default()));
+                    TokenManager::new(store, self.token_margin)
+                }),
+                credentials: self.credentials,
+                default_scope: self.default_scope.to_string(),
                 timeout: self.timeout,
                 max_body: self.max_body,
             }),

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// Everything that can go wrong, with nothing lost: the variant says what happened and
 /// carries what is needed to act on it. No variant prints a secret.
@@ -59,6 +60,36 @@ pub enum Error {
     /// A successful response's body did not decode into the expected type.
     #[error(transparent)]
     Decode(Box<DecodeError>),
+    /// A bearer token could not be obtained. Every caller that waited on the same fetch
+    /// gets this error; the next call tries again.
+    #[error("could not get a `{scope}` token{}", caused_by(source))]
+    Token {
+        /// The scope asked for.
+        scope: String,
+        /// Why, shared by every waiter.
+        #[source]
+        source: Option<Arc<Error>>,
+    },
+    /// The grant is dead (`invalid_grant` or 401 on a refresh, or no AIS authorization yet):
+    /// the user must authorize again. Never retried.
+    #[error(
+        "the `{scope}` authorization is missing or expired: re-authorize{}",
+        caused_by(source)
+    )]
+    Reauthorize {
+        /// The scope concerned.
+        scope: String,
+        /// The refresh error, if there was one.
+        #[source]
+        source: Option<Arc<Error>>,
+    },
+}
+
+fn caused_by(source: &Option<Arc<Error>>) -> String {
+    source
+        .as_ref()
+        .map(|error| format!(": {error}"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -138,7 +169,10 @@ pub enum BuildError {
         endpoint: &'static str,
     },
     /// The endpoint needs a bearer token and the client has no way to get one.
-    #[error("{endpoint}: needs a bearer token; configure one with ClientBuilder::bearer_token")]
+    #[error(
+        "{endpoint}: needs a bearer token; configure credentials (the token manager gets \
+         tokens) or a fixed token with ClientBuilder::bearer_token"
+    )]
     NoBearer {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,

@@ -186,7 +186,10 @@ async fn bearer_endpoint_sends_the_configured_token() {
         .build()
         .unwrap();
     client.protected().await.unwrap();
-    let no_token = client_for(&server.uri()).protected().await.unwrap_err();
+    let without_credentials = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .build()
+        .unwrap();
+    let no_token = without_credentials.protected().await.unwrap_err();
     assert!(
         no_token.to_string().contains("needs a bearer token"),
         "{no_token}"
