@@ -66,6 +66,8 @@ extern crate self as fintecture_oauth;
 
 mod auth;
 mod client;
+#[cfg(feature = "emulator")]
+pub mod emulator;
 mod encode;
 mod environment;
 mod error;

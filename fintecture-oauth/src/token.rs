@@ -1,7 +1,7 @@
 //! The `AccessToken` schema, read the way real servers send it.
 
 use crate::secret::RefreshToken;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -40,6 +40,26 @@ impl AccessToken {
     /// The lifetime as a `Duration`.
     pub fn lifetime(&self) -> Duration {
         Duration::from_secs(self.expires_in)
+    }
+
+    /// The token as the JSON object the server sent, secrets included: for handing it to
+    /// another program on purpose (the `token` example prints it). Not `Serialize`, so that
+    /// it never ends up in a log by accident.
+    pub fn expose_json(&self) -> Value {
+        let mut object = self.extra.clone();
+        object.insert(
+            "access_token".into(),
+            self.access_token.expose_secret().into(),
+        );
+        object.insert("token_type".into(), self.token_type.to_string().into());
+        object.insert("expires_in".into(), self.expires_in.into());
+        if let Some(refresh_token) = &self.refresh_token {
+            object.insert("refresh_token".into(), refresh_token.expose_secret().into());
+        }
+        if let Some(scope) = &self.scope {
+            object.insert("scope".into(), scope.clone().into());
+        }
+        Value::Object(object)
     }
 }
 

@@ -308,11 +308,27 @@ impl CachedToken {
     }
 }
 
+impl CachedToken {
+    fn remaining(&self) -> Duration {
+        self.0.expires_at.saturating_duration_since(Instant::now())
+    }
+}
+
 impl fmt::Debug for CachedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedToken")
             .field("token", &"[REDACTED]")
-            .field("expires_at", &self.0.expires_at)
+            .field("remaining", &self.remaining())
             .finish()
+    }
+}
+
+impl fmt::Display for CachedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Bearer token [REDACTED], valid for another {} s",
+            self.remaining().as_secs()
+        )
     }
 }
