@@ -18,7 +18,7 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] BuildError),
     /// The request did not complete: connection refused or reset, TLS, DNS, ...
-    #[error("{endpoint}: transport error: {source}")]
+    #[error("{endpoint}: transport error: {}", with_causes(source))]
     Transport {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
@@ -27,7 +27,7 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The request or the response body took longer than the timeout.
-    #[error("{endpoint}: timed out: {source}")]
+    #[error("{endpoint}: timed out: {}", with_causes(source))]
     Timeout {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
@@ -83,6 +83,18 @@ pub enum Error {
         #[source]
         source: Option<Arc<Error>>,
     },
+}
+
+/// reqwest's message names the URL; the causes (connection refused, TLS, ...) say why.
+fn with_causes(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
 }
 
 fn caused_by(source: &Option<Arc<Error>>) -> String {

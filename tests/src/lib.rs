@@ -89,6 +89,10 @@ pub trait Sample {
     /// Needs a bearer token.
     #[endpoint(get = "/protected", scope = "PIS")]
     async fn protected(&self) -> Result<serde_json::Value, Error>;
+
+    /// A PIS endpoint the emulator serves.
+    #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
+    async fn protected_pis_payment(&self, session_id: &str) -> Result<serde_json::Value, Error>;
 }
 
 /// A client for a local test server, with app credentials holding awkward characters.

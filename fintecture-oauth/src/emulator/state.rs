@@ -85,26 +85,25 @@ impl State {
     pub(super) fn issue_token(&self, grant: Grant, with_refresh: bool) -> serde_json::Value {
         let lifetime = self.config.token_lifetime;
         let access_token = self.new_id("at");
-        let mut body = serde_json::json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": lifetime.as_secs(),
-            "scope": grant.scope,
-        });
+        let mut body = serde_json::Map::new();
+        body.insert("access_token".into(), access_token.clone().into());
+        body.insert("token_type".into(), "Bearer".into());
+        body.insert("expires_in".into(), lifetime.as_secs().into());
+        body.insert("scope".into(), grant.scope.clone().into());
         if grant.scope.contains(':') {
-            body["type"] = "oac_token".into();
+            body.insert("type".into(), "oac_token".into());
         }
         let mut memory = self.memory();
         if with_refresh {
             let refresh_token = self.new_id("rt");
-            body["refresh_token"] = refresh_token.clone().into();
+            body.insert("refresh_token".into(), refresh_token.clone().into());
             memory.refresh_tokens.insert(refresh_token, grant.clone());
         }
         let expires_at = Instant::now() + lifetime;
         memory
             .access_tokens
             .insert(access_token, AccessGrant { grant, expires_at });
-        body
+        serde_json::Value::Object(body)
     }
 
     /// Checks `Authorization: Bearer …` for a live token of `scope`.
