@@ -373,6 +373,7 @@ async fn rfc6749_html_and_empty_error_bodies() {
 #[tokio::test]
 async fn no_secret_in_any_debug_or_display() {
     let secrets = [APP_SECRET, CODE, REFRESH, ACCESS, "rt-new"];
+    // The mock server hands out ACCESS as the access token to every caller below.
     let mut shown = Vec::new();
     let mut show = |label: &str, debug: String, display: Option<String>| {
         shown.push(format!(
@@ -408,7 +409,11 @@ async fn no_secret_in_any_debug_or_display() {
         .bearer_token(ACCESS.to_string().into());
     show("ClientBuilder", format!("{builder:?}"), None);
 
-    let server = token_server("/oauth/accesstoken", token_body()).await;
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body()))
+        .mount(&server)
+        .await;
     for auth in METHODS {
         let client = client(&server, auth);
         show("Client", format!("{client:?}"), None);
@@ -438,6 +443,42 @@ async fn no_secret_in_any_debug_or_display() {
         "Error::Decode",
         format!("{error:?}"),
         Some(error.to_string()),
+    );
+
+    // The token manager's types, the raw response of a token call, and the manager's errors.
+    let store = std::sync::Arc::new(fintecture_oauth::MemoryTokenStore::default());
+    let managed = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(credentials.clone())
+        .token_store(store.clone())
+        .build()
+        .unwrap();
+    let cached = managed.access_token(&Scope::Pis).await.unwrap();
+    show(
+        "CachedToken",
+        format!("{cached:?}"),
+        Some(cached.to_string()),
+    );
+    use fintecture_oauth::TokenStore as _;
+    let stored = store.get(APP_ID, "PIS").unwrap();
+    show(
+        "StoredToken",
+        format!("{stored:?} {:?}", stored.header()),
+        None,
+    );
+    show("MemoryTokenStore", format!("{store:?}"), None);
+    let raw_request = OAuthRequests::create_access_token(&managed, &grant).unwrap();
+    let raw = managed.execute(raw_request).await.unwrap();
+    show("RawResponse", format!("{raw:?}"), None);
+    let shared = Error::Token {
+        scope: "PIS".into(),
+        source: Some(std::sync::Arc::new(
+            error_for(401, "{}", "application/json").await,
+        )),
+    };
+    show(
+        "Error::Token",
+        format!("{shared:?}"),
+        Some(shared.to_string()),
     );
 
     let everything = shown.join("\n");
