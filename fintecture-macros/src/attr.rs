@@ -12,7 +12,7 @@ use syn::{Attribute, Ident, LitStr, Token};
 /// The keys `#[endpoint(...)]` understands, for "did you mean" suggestions.
 const KEYS: &[&str] = &[
     "get", "post", "put", "patch", "delete", "form", "json", "auth", "scope", "timeout",
-    "max_body", "header",
+    "max_body", "header", "retry",
 ];
 
 /// An HTTP method key.
@@ -74,6 +74,7 @@ pub(crate) struct EndpointAttr {
     pub(crate) scope: Option<LitStr>,
     pub(crate) timeout: Option<(u64, LitStr)>,
     pub(crate) max_body: Option<(u64, syn::Lit)>,
+    pub(crate) retry: Option<(u32, syn::LitInt)>,
     pub(crate) headers: Vec<(LitStr, LitStr)>,
 }
 
@@ -98,6 +99,7 @@ pub(crate) fn endpoint(attrs: &[Attribute], errors: &mut Errors) -> Option<Endpo
         scope: None,
         timeout: None,
         max_body: None,
+        retry: None,
         headers: Vec::new(),
     };
     let list = match &attr.meta {
@@ -195,6 +197,18 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
             })?;
             set_once(&mut out.max_body, (bytes, lit), key)?;
         }
+        "retry" => {
+            input.parse::<Token![=]>()?;
+            let lit: syn::LitInt = input.parse()?;
+            let retries = lit
+                .base10_parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10).contains(n))
+                .ok_or_else(|| {
+                    syn::Error::new_spanned(&lit, "expected a number of retries from 1 to 10")
+                })?;
+            set_once(&mut out.retry, (retries, lit), key)?;
+        }
         "header" => {
             let content;
             syn::parenthesized!(content in input);
@@ -281,19 +295,21 @@ fn closest(name: &str) -> Option<&'static str> {
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
+        let mut current = Vec::with_capacity(previous.len());
+        current.push(i + 1);
+        for ((cb, diagonal), above) in b.iter().zip(&previous).zip(previous.iter().skip(1)) {
+            let left = current.last().copied().unwrap_or(usize::MAX - 1);
+            current.push(
+                (above + 1)
+                    .min(left + 1)
+                    .min(diagonal + usize::from(ca != *cb)),
+            );
         }
+        previous = current;
     }
-    row[b.len()]
+    previous.last().copied().unwrap_or(0)
 }
 
 /// The role an argument plays in the request, from its attribute.
@@ -374,7 +390,7 @@ pub(crate) fn template(path: &str) -> Result<Vec<Piece>, String> {
         let close = tail
             .find('}')
             .ok_or_else(|| "unclosed `{` in the path".to_string())?;
-        let name = &tail[1..close];
+        let name = tail.get(1..close).unwrap_or_default();
         if syn::parse_str::<Ident>(name).is_err() {
             return Err(format!("`{{{name}}}` is not a valid placeholder name"));
         }
@@ -382,7 +398,7 @@ pub(crate) fn template(path: &str) -> Result<Vec<Piece>, String> {
             pieces.push(Piece::Literal(literal.to_string()));
         }
         pieces.push(Piece::Param(name.to_string()));
-        rest = &tail[close + 1..];
+        rest = tail.get(close + 1..).unwrap_or_default();
     }
     if !rest.is_empty() {
         pieces.push(Piece::Literal(rest.to_string()));

@@ -135,6 +135,7 @@ fn builder(
             .as_ref()
             .map(|(ms, _)| quote!(#private::Duration::from_millis(#ms))),
     );
+    let retries = attr.retry.as_ref().map_or(0, |(n, _)| *n);
     let max_body = option(attr.max_body.as_ref().map(|(bytes, _)| quote!(#bytes)));
     let header_count = attr.headers.len();
     let headers = attr.headers.iter().map(|(name, value)| {
@@ -210,6 +211,7 @@ fn builder(
                 auth: #auth,
                 timeout: #timeout,
                 max_body: #max_body,
+                retries: #retries,
                 headers: &HEADERS,
             };
             #[allow(unused_mut)]

@@ -7,6 +7,13 @@
 //! attributes, [`ast`] reads the trait into a model, [`valid`] checks the model, and
 //! [`expand`] generates the code.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 mod ast;
 mod attr;
 mod expand;

@@ -6,6 +6,7 @@ use crate::environment::Environment;
 use crate::error::{ApiError, BuildError, Error};
 use crate::request::{Auth, Request};
 use crate::response::{RawResponse, read_capped};
+use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::token_manager::{DEFAULT_TOKEN_MARGIN, TokenManager};
 use crate::token_store::{MemoryTokenStore, TokenStore};
@@ -14,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument as _;
 use url::Url;
 
 /// The default total timeout of a request, response body included.
@@ -46,6 +48,7 @@ struct Inner {
     bearer: Option<HeaderValue>,
     tokens: Option<TokenManager>,
     default_scope: String,
+    retry: RetryPolicy,
     timeout: Duration,
     max_body: u64,
 }
@@ -62,6 +65,7 @@ impl Client {
             token_store: None,
             token_margin: DEFAULT_TOKEN_MARGIN,
             default_scope: Scope::Pis,
+            retry: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
@@ -128,7 +132,69 @@ impl Client {
         }
     }
 
+    /// Sends, retrying as the endpoint allows.
     async fn send(
+        &self,
+        request: Request,
+        bearer: Option<HeaderValue>,
+    ) -> Result<RawResponse, Error> {
+        let retries = request.endpoint.retries;
+        if retries == 0 {
+            return self.send_once(request, bearer).await;
+        }
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(request.clone(), bearer.clone()).await;
+            let delay = match self.inner.retry.delay(&result, attempt) {
+                Some(delay) if attempt < retries => delay,
+                _ => return result,
+            };
+            attempt += 1;
+            let delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+            tracing::debug!(
+                endpoint = request.endpoint.name,
+                attempt,
+                delay_ms,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One attempt, in a tracing span with the endpoint, method, path template, status and
+    /// duration: never a header value, a URL parameter or a body.
+    async fn send_once(
+        &self,
+        request: Request,
+        bearer: Option<HeaderValue>,
+    ) -> Result<RawResponse, Error> {
+        let endpoint = request.endpoint;
+        let span = tracing::debug_span!(
+            "fintecture_request",
+            endpoint = endpoint.name,
+            method = %endpoint.method,
+            path = endpoint.path,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = std::time::Instant::now();
+        let result = self
+            .exchange(request, bearer)
+            .instrument(span.clone())
+            .await;
+        let status = match &result {
+            Ok(response) => Some(response.status),
+            Err(error) => error.status(),
+        };
+        if let Some(status) = status {
+            span.record("status", status.as_u16());
+        }
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        span.record("duration_ms", duration_ms);
+        result
+    }
+
+    async fn exchange(
         &self,
         request: Request,
         bearer: Option<HeaderValue>,
@@ -165,7 +231,7 @@ impl Client {
         let limit = endpoint.max_body.unwrap_or(self.inner.max_body);
         let body = read_capped(endpoint.name, response, limit).await?;
         if !status.is_success() {
-            return Err(Error::Api(Box::new(ApiError::new(
+            return Err(Error::Api(Box::new(ApiError::from_response(
                 endpoint.name,
                 status,
                 headers,
@@ -214,6 +280,7 @@ pub struct ClientBuilder {
     token_store: Option<Arc<dyn TokenStore>>,
     token_margin: Duration,
     default_scope: Scope,
+    retry: RetryPolicy,
     timeout: Duration,
     connect_timeout: Duration,
     max_body: u64,
@@ -248,6 +315,12 @@ impl ClientBuilder {
     /// How long before expiry a cached token stops being used (default 60 s).
     pub fn token_margin(mut self, margin: Duration) -> Self {
         self.token_margin = margin;
+        self
+    }
+
+    /// How endpoints declared with `retry = N` wait between attempts.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -346,6 +419,7 @@ impl ClientBuilder {
                 }),
                 credentials: self.credentials,
                 default_scope: self.default_scope.to_string(),
+                retry: self.retry,
                 timeout: self.timeout,
                 max_body: self.max_body,
             }),

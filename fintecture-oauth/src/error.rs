@@ -246,7 +246,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     /// Parses an error response. Never fails: unknown shapes keep the raw body.
-    pub(crate) fn new(
+    pub fn from_response(
         endpoint: &'static str,
         status: StatusCode,
         headers: HeaderMap,

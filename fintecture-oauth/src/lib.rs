@@ -39,7 +39,10 @@
 //! - `auth = none` (the default), `auth = client` (the app's client credentials, HTTP Basic by
 //!   default) or `auth = bearer`; `scope = "PIS"` asks for a bearer token of that scope;
 //! - `timeout = "30s"` (`ms`, `s`, `m`), `max_body = "1MiB"` (bytes, `KiB`, `MiB`), and any
-//!   number of static headers: `header("X-Name" = "value")`.
+//!   number of static headers: `header("X-Name" = "value")`;
+//! - `retry = 3`: retry up to 3 times after a connection failure (the request was not sent)
+//!   or a 429 or 503 answer, with exponential backoff and jitter, honouring `Retry-After` up
+//!   to a cap ([`RetryPolicy`]). Only for endpoints that are safe to replay.
 //!
 //! # Arguments
 //! - a plain argument fills the `{placeholder}` of the same name, percent-encoded as one path
@@ -74,6 +77,7 @@ mod error;
 mod oauth;
 mod request;
 mod response;
+mod retry;
 mod scope;
 mod secret;
 mod tls;
@@ -91,6 +95,7 @@ pub use fintecture_macros::api;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
 pub use request::{Auth, Endpoint, Request};
 pub use response::RawResponse;
+pub use retry::RetryPolicy;
 pub use scope::Scope;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret::{AuthorizationCode, RefreshToken};

@@ -32,6 +32,9 @@ pub struct Endpoint {
     pub timeout: Option<Duration>,
     /// A cap on the response body replacing the client's.
     pub max_body: Option<u64>,
+    /// How many times a failed call may be retried (`retry = N`; 0 by default): only after a
+    /// connection failure or a 429 or 503 answer.
+    pub retries: u32,
     /// Static headers sent on every call.
     pub headers: &'static [(HeaderName, HeaderValue)],
 }

@@ -94,16 +94,23 @@ pub(crate) async fn read_capped(
 
 /// Decodes a JSON body; the error names the failing field and never quotes the body.
 pub fn decode_json<T: DeserializeOwned>(response: &RawResponse) -> Result<T, Error> {
+    decode_bytes(response.endpoint, &response.body)
+}
+
+/// Decodes JSON bytes received from `endpoint`.
+pub(crate) fn decode_bytes<T: DeserializeOwned>(
+    endpoint: &'static str,
+    body: &Bytes,
+) -> Result<T, Error> {
     let fail = |path: String, error: serde_json::Error| {
-        let body = response.body.clone();
         Error::Decode(Box::new(DecodeError::new(
-            response.endpoint,
+            endpoint,
             path,
             &error,
-            body,
+            body.clone(),
         )))
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(&response.body);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|e| fail(e.path().to_string(), e.into_inner()))?;
     deserializer.end().map_err(|e| fail(".".to_string(), e))?;
