@@ -92,6 +92,8 @@ pub use client::{
 pub use environment::Environment;
 pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail};
 pub use fintecture_macros::api;
+/// The `http` crate, whose types (`StatusCode`, `HeaderMap`, `Method`) this API uses.
+pub use http;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
 pub use request::{Auth, Endpoint, Request};
 pub use response::RawResponse;

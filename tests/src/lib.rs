@@ -90,6 +90,14 @@ pub trait Sample {
     #[endpoint(get = "/protected", scope = "PIS")]
     async fn protected(&self) -> Result<serde_json::Value, Error>;
 
+    /// Times out quickly, whatever the client's timeout.
+    #[endpoint(get = "/slow", timeout = "300ms")]
+    async fn slow(&self) -> Result<(), Error>;
+
+    /// May be retried: safe to replay.
+    #[endpoint(get = "/flaky", retry = 3)]
+    async fn flaky(&self) -> Result<serde_json::Value, Error>;
+
     /// A PIS endpoint the emulator serves.
     #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
     async fn protected_pis_payment(&self, session_id: &str) -> Result<serde_json::Value, Error>;

@@ -1,0 +1,307 @@
+//! Protections against a hostile or broken server, each proven against a real server on
+//! 127.0.0.1 by a test that fails without it: redirects, timeouts, body caps (declared,
+//! chunked, endless), opt-in retries, and token endpoints that are never replayed.
+
+use fintecture_oauth::{
+    AuthorizationCode, Client, Credentials, Environment, Error, RefreshToken, RetryPolicy, Scope,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tests::{Sample, client_for};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn fast_retries(server: &MockServer) -> Client {
+    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .retry_policy(RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(2),
+        })
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_redirect_never_carries_secrets_elsewhere() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(0)
+        .mount(&elsewhere)
+        .await;
+    let server = MockServer::start().await;
+    for status in [301, 302, 303, 307, 308] {
+        Mock::given(path("/oauth/refreshtoken"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header("location", format!("{}/steal", elsewhere.uri()).as_str()),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        let error = client_for(&server.uri())
+            .refresh(RefreshToken::new("rt"))
+            .await
+            .unwrap_err();
+        let Error::Redirect {
+            status: got,
+            location,
+            ..
+        } = &error
+        else {
+            panic!("{status}: {error:?}")
+        };
+        assert_eq!(got.as_u16(), status);
+        assert!(location.as_deref().is_some_and(|l| l.ends_with("/steal")));
+        assert!(
+            error.to_string().contains("refused to follow a redirect"),
+            "{error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_endpoint_timeout_overrides_the_clients() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let error = client_for(&server.uri()).slow().await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_client_timeout_applies_by_default() {
+    let server = MockServer::start().await;
+    Mock::given(path("/raw"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let error = client.raw().await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+}
+
+/// A raw HTTP/1.1 server that answers every request with a chunked body of `total` bytes
+/// (`None`: endless, until the client goes away) and counts what it managed to send.
+async fn chunked_server(
+    total: Option<u64>,
+    declared_length: Option<u64>,
+) -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request).await;
+        let head = match declared_length {
+            Some(length) => format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"),
+            None => "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".to_string(),
+        };
+        if stream.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        let chunk = vec![b' '; 64 * 1024];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while total.is_none_or(|total| counter.load(Ordering::Relaxed) < total)
+            && Instant::now() < deadline
+        {
+            let framed = match declared_length {
+                Some(_) => chunk.clone(),
+                None => [
+                    format!("{:x}\r\n", chunk.len()).into_bytes(),
+                    chunk.clone(),
+                    b"\r\n".to_vec(),
+                ]
+                .concat(),
+            };
+            if stream.write_all(&framed).await.is_err() {
+                return;
+            }
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+    });
+    (format!("http://{address}"), sent)
+}
+
+#[tokio::test]
+async fn an_endless_chunked_body_stops_at_the_cap() {
+    let (url, sent) = chunked_server(None, None).await;
+    let error = client_for(&url)
+        .client_credentials_token(Scope::Pis)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::BodyTooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server could push no more than the cap plus what socket buffers hold.
+    let sent = sent.load(Ordering::Relaxed);
+    assert!(sent < 16 << 20, "the client kept reading: {sent} bytes");
+}
+
+#[tokio::test]
+async fn a_large_chunked_body_without_length_is_refused() {
+    let (url, _) = chunked_server(Some(2 << 20), None).await;
+    let error = client_for(&url).raw().await.unwrap_err();
+    assert!(
+        matches!(error, Error::BodyTooLarge { limit: 1024, .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_cap_is_refused_before_reading() {
+    let (url, sent) = chunked_server(Some(64 << 20), Some(64 << 20)).await;
+    let error = client_for(&url)
+        .client_credentials_token(Scope::Pis)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::BodyTooLarge { .. }), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(sent.load(Ordering::Relaxed) < 16 << 20);
+}
+
+#[tokio::test]
+async fn retries_on_503_and_429_honour_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(429))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    assert_eq!(fast_retries(&server).flaky().await.unwrap()["ok"], true);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_declared_count_and_on_long_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let error = fast_retries(&server).flaky().await.unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    fast_retries(&server).flaky().await.unwrap_err();
+}
+
+#[tokio::test]
+async fn no_retry_without_opt_in_and_never_on_other_statuses() {
+    let server = MockServer::start().await;
+    Mock::given(path("/raw"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = fast_retries(&server);
+    client.raw().await.unwrap_err();
+    client.flaky().await.unwrap_err();
+}
+
+#[tokio::test]
+async fn code_and_refresh_requests_are_never_replayed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/refreshtoken"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("id", "secret"))
+        .build()
+        .unwrap();
+    client
+        .exchange_code(AuthorizationCode::new("c"), None)
+        .await
+        .unwrap_err();
+    client.refresh(RefreshToken::new("r")).await.unwrap_err();
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_because_nothing_was_sent() {
+    // Reserve a port, free it, and only start serving on it a little later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let client = Client::builder(Environment::Custom(url.parse().unwrap()))
+        .retry_policy(RetryPolicy {
+            base_delay: Duration::from_millis(300),
+            max_delay: Duration::from_millis(600),
+            max_retry_after: Duration::from_secs(1),
+        })
+        .build()
+        .unwrap();
+    let call = tokio::spawn(async move { client.flaky().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let server = MockServer::builder().listener(listener).start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    call.await.unwrap().unwrap();
+}
