@@ -8,6 +8,7 @@ use crate::request::{Auth, Request};
 use crate::response::{RawResponse, read_capped};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
+use crate::signature::{RequestSigner, SignRequests};
 use crate::token_manager::{DEFAULT_TOKEN_MARGIN, TokenManager};
 use crate::token_store::{MemoryTokenStore, TokenStore};
 use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
@@ -49,6 +50,9 @@ struct Inner {
     tokens: Option<TokenManager>,
     default_scope: String,
     retry: RetryPolicy,
+    /// Set when requests are to be signed (key configured, and the mode says so here).
+    signer: Option<RequestSigner>,
+    sign_token_endpoints: bool,
     timeout: Duration,
     max_body: u64,
 }
@@ -66,6 +70,9 @@ impl Client {
             token_margin: DEFAULT_TOKEN_MARGIN,
             default_scope: Scope::Pis,
             retry: RetryPolicy::default(),
+            signing_key: None,
+            sign_requests: SignRequests::default(),
+            sign_token_endpoints: false,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_body: DEFAULT_MAX_BODY,
@@ -196,10 +203,16 @@ impl Client {
 
     async fn exchange(
         &self,
-        request: Request,
+        mut request: Request,
         bearer: Option<HeaderValue>,
     ) -> Result<RawResponse, Error> {
         let endpoint = request.endpoint;
+        if let Some(signer) = &self.inner.signer
+            && (endpoint.auth != Auth::Client || self.inner.sign_token_endpoints)
+        {
+            let body = request.body.as_deref();
+            signer.sign(&endpoint.method, &request.url, body, &mut request.headers)?;
+        }
         let mut outgoing = reqwest::Request::new(endpoint.method.clone(), request.url);
         *outgoing.headers_mut() = request.headers;
         if let Some(token) = bearer {
@@ -281,6 +294,9 @@ pub struct ClientBuilder {
     token_margin: Duration,
     default_scope: Scope,
     retry: RetryPolicy,
+    signing_key: Option<SecretString>,
+    sign_requests: SignRequests,
+    sign_token_endpoints: bool,
     timeout: Duration,
     connect_timeout: Duration,
     max_body: u64,
@@ -321,6 +337,25 @@ impl ClientBuilder {
     /// How endpoints declared with `retry = N` wait between attempts.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// The app's RSA private key (PKCS#8 PEM) for HTTP signatures. It is checked by
+    /// [`build`](Self::build): a bad key fails there, not at the first call.
+    pub fn signing_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.signing_key = Some(SecretString::from(pem.into()));
+        self
+    }
+
+    /// When requests are signed (by default: in production, when a key is configured).
+    pub fn sign_requests(mut self, when: SignRequests) -> Self {
+        self.sign_requests = when;
+        self
+    }
+
+    /// Signs the token endpoints too (off by default).
+    pub fn sign_token_endpoints(mut self, sign: bool) -> Self {
+        self.sign_token_endpoints = sign;
         self
     }
 
@@ -391,6 +426,27 @@ impl ClientBuilder {
             })?),
             None => None,
         };
+        let signer = match &self.signing_key {
+            Some(pem) => {
+                let app_id = self
+                    .credentials
+                    .as_ref()
+                    .map(Credentials::app_id)
+                    .ok_or_else(|| {
+                        Error::Config(
+                            "HTTP signatures use the app id as keyId: configure credentials".into(),
+                        )
+                    })?;
+                let signer = RequestSigner::from_pem(app_id, pem.expose_secret())?;
+                let wanted = match self.sign_requests {
+                    SignRequests::Always => true,
+                    SignRequests::Production => self.environment == Environment::Production,
+                    SignRequests::Never => false,
+                };
+                wanted.then_some(signer)
+            }
+            None => None,
+        };
         let bearer = match &self.bearer {
             Some(token) => {
                 let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
@@ -420,6 +476,8 @@ impl ClientBuilder {
                 credentials: self.credentials,
                 default_scope: self.default_scope.to_string(),
                 retry: self.retry,
+                signer,
+                sign_token_endpoints: self.sign_token_endpoints,
                 timeout: self.timeout,
                 max_body: self.max_body,
             }),

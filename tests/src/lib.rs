@@ -98,6 +98,10 @@ pub trait Sample {
     #[endpoint(get = "/flaky", retry = 3)]
     async fn flaky(&self) -> Result<serde_json::Value, Error>;
 
+    /// An optional query parameter: absent, no `?` at all.
+    #[endpoint(get = "/maybe", scope = "PIS")]
+    async fn maybe(&self, #[query] since: Option<u32>) -> Result<serde_json::Value, Error>;
+
     /// A PIS endpoint the emulator serves.
     #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
     async fn protected_pis_payment(&self, session_id: &str) -> Result<serde_json::Value, Error>;

@@ -35,7 +35,12 @@ async fn fifty_thousand_bearer_calls_one_token() {
         errors.extend(task.await.unwrap());
     }
     let elapsed = started.elapsed();
-    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.first());
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
     let protected = emulator.requests_to("/pis/v2/payments/load").len();
     assert_eq!(protected, CALLS);
     // The token lives an hour: the whole run fits in one lifetime.

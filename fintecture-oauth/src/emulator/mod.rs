@@ -30,6 +30,7 @@ mod faults;
 mod oauth;
 mod record;
 mod reply;
+mod signature;
 mod state;
 
 pub use faults::Fault;
@@ -52,6 +53,9 @@ pub struct EmulatorConfig {
     pub credentials: Credentials,
     /// The lifetime of the access tokens it issues (`expires_in`).
     pub token_lifetime: Duration,
+    /// The app's public key (SPKI PEM, `-----BEGIN PUBLIC KEY-----`): when set, every call
+    /// but the token endpoints must carry a valid HTTP signature, or gets a 401.
+    pub signature_public_key_pem: Option<String>,
 }
 
 impl Default for EmulatorConfig {
@@ -59,6 +63,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             credentials: Credentials::new("emulator-app-id", "emulator-app-secret"),
             token_lifetime: Duration::from_secs(3600),
+            signature_public_key_pem: None,
         }
     }
 }
@@ -80,7 +85,7 @@ impl Emulator {
     /// Starts an emulator with this configuration, on 127.0.0.1 on a free port, in a task of
     /// the current tokio runtime.
     pub async fn start_with(config: EmulatorConfig) -> std::io::Result<Emulator> {
-        let state = Arc::new(State::new(config));
+        let state = Arc::new(State::new(config)?);
         let router = Router::new()
             .route("/oauth/accesstoken", post(oauth::access_token))
             .route("/oauth/refreshtoken", post(oauth::refresh_token))

@@ -95,6 +95,19 @@ pub(super) async fn record(
         headers: parts.headers.clone(),
         body: body.clone(),
     });
+    if let Some(verifier) = &state.signatures
+        && !parts.uri.path().starts_with("/oauth/")
+        && let Err(reason) = verifier.verify(&parts.method, &parts.uri, &parts.headers, &body)
+    {
+        let mut response = reply::error(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            &reason,
+        );
+        response.headers_mut().insert("x-request-id", request_id);
+        return response;
+    }
     let mut response = match state.take_fault(parts.uri.path()) {
         None => next.run(Request::from_parts(parts, Body::from(body))).await,
         Some(Fault::Delay(delay)) => {

@@ -5,6 +5,7 @@ use super::EmulatorConfig;
 use super::faults::Fault;
 use super::record::RecordedRequest;
 use super::reply;
+use super::signature::SignatureVerifier;
 use crate::AuthorizationCode;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
@@ -38,19 +39,28 @@ struct Memory {
 
 pub(super) struct State {
     pub(super) config: EmulatorConfig,
+    pub(super) signatures: Option<SignatureVerifier>,
     memory: Mutex<Memory>,
     counter: AtomicU64,
     random: std::collections::hash_map::RandomState,
 }
 
 impl State {
-    pub(super) fn new(config: EmulatorConfig) -> Self {
-        State {
+    pub(super) fn new(config: EmulatorConfig) -> std::io::Result<Self> {
+        let signatures = match &config.signature_public_key_pem {
+            Some(pem) => Some(SignatureVerifier::from_pem(
+                config.credentials.app_id(),
+                pem,
+            )?),
+            None => None,
+        };
+        Ok(State {
             config,
+            signatures,
             memory: Mutex::new(Memory::default()),
             counter: AtomicU64::new(0),
             random: std::collections::hash_map::RandomState::new(),
-        }
+        })
     }
 
     fn memory(&self) -> MutexGuard<'_, Memory> {
