@@ -128,6 +128,16 @@ impl Endpoint<'_> {
                 "the path must start with `/`",
             ));
         }
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/%{}".contains(c);
+        if let Some(bad) = text
+            .chars()
+            .find(|&c| !allowed(c) && !matches!(c, '?' | '#'))
+        {
+            errors.push(syn::Error::new_spanned(
+                path,
+                format!("`{bad}` cannot appear in a URL path: percent-encode it"),
+            ));
+        }
         if text.contains(['?', '#']) {
             errors.push(syn::Error::new_spanned(
                 path,

@@ -80,6 +80,12 @@ impl Client {
         }
     }
 
+    /// The underlying reqwest client (its TLS set up as described in the README), for
+    /// requests you make yourself on the same connection pool.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &Url {
         &self.inner.base_url
@@ -126,14 +132,18 @@ impl Client {
             return Err(Error::Build(BuildError::NoBearer { endpoint }));
         }
         let scope = scope.unwrap_or(&self.inner.default_scope);
-        let token = self.cached_token(scope).await?;
+        let hot = self.token_manager().and_then(|manager| manager.hot(scope));
+        let token = match hot {
+            Some(token) => token,
+            None => self.cached_token(scope).await?,
+        };
         // Kept for the one retry a 401 allows; the body is shared, not copied.
         let retry = request.clone();
-        match self.send(request, Some(token.header().clone())).await {
+        match self.send(request, Some(token.header.clone())).await {
             Err(error) if error.status() == Some(http::StatusCode::UNAUTHORIZED) => {
                 self.invalidate_token(scope, token.generation);
                 let token = self.cached_token(scope).await?;
-                self.send(retry, Some(token.header().clone())).await
+                self.send(retry, Some(token.header)).await
             }
             other => other,
         }
@@ -207,13 +217,18 @@ impl Client {
         bearer: Option<HeaderValue>,
     ) -> Result<RawResponse, Error> {
         let endpoint = request.endpoint;
+        let url = Url::parse(&request.url).map_err(|_| {
+            Error::Build(BuildError::Url {
+                endpoint: endpoint.name,
+            })
+        })?;
         if let Some(signer) = &self.inner.signer
             && (endpoint.auth != Auth::Client || self.inner.sign_token_endpoints)
         {
             let body = request.body.as_deref();
-            signer.sign(&endpoint.method, &request.url, body, &mut request.headers)?;
+            signer.sign(&endpoint.method, &url, body, &mut request.headers)?;
         }
-        let mut outgoing = reqwest::Request::new(endpoint.method.clone(), request.url);
+        let mut outgoing = reqwest::Request::new(endpoint.method.clone(), url);
         *outgoing.headers_mut() = request.headers;
         if let Some(token) = bearer {
             outgoing.headers_mut().insert(AUTHORIZATION, token);

@@ -26,7 +26,7 @@
 //! // Build without sending: method, URL, headers and body are there to inspect.
 //! let request = PaymentsRequests::payment(&client, "a/b", &Search { state: "x y" })?;
 //! assert_eq!(
-//!     request.url().as_str(),
+//!     request.url(),
 //!     "https://api-sandbox.fintecture.com/pis/v2/payments/a%2Fb?state=x+y"
 //! );
 //! // Or call it: `client.payment("id", &search).await?` (a `Send` future).

@@ -11,7 +11,6 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
-use url::Url;
 use url::form_urlencoded;
 
 /// What an endpoint declaration says, fixed at compile time.
@@ -61,7 +60,9 @@ pub enum Auth {
 #[derive(Clone)]
 pub struct Request {
     pub(crate) endpoint: &'static Endpoint,
-    pub(crate) url: Url,
+    /// Valid by construction: a parsed base URL, a checked path template, and
+    /// percent-encoded parameters. Parsed once, by whichever stack sends it.
+    pub(crate) url: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
 }
@@ -77,8 +78,8 @@ impl Request {
         &self.endpoint.method
     }
 
-    /// The full URL, with encoded path parameters and query.
-    pub fn url(&self) -> &Url {
+    /// The full URL as it will be sent, with encoded path parameters and query.
+    pub fn url(&self) -> &str {
         &self.url
     }
 
@@ -111,7 +112,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("endpoint", &self.endpoint.name)
             .field("method", &self.endpoint.method)
-            .field("url", &self.url.as_str())
+            .field("url", &self.url)
             .field("headers", &self.headers)
             .field("body_len", &self.body.as_ref().map(Bytes::len))
             .finish()
@@ -255,7 +256,7 @@ impl<'c> RequestBuilder<'c> {
             .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     }
 
-    /// Adds client authentication when the endpoint asks for it, and parses the URL.
+    /// Adds client authentication when the endpoint asks for it.
     pub fn finish(mut self) -> Result<Request, Error> {
         if self.query_start == Some(self.url.len()) {
             // Every query value was empty: no bare trailing `?`.
@@ -264,14 +265,9 @@ impl<'c> RequestBuilder<'c> {
         if self.endpoint.auth == Auth::Client {
             self.add_client_auth()?;
         }
-        let url = Url::parse(&self.url).map_err(|_| {
-            Error::Build(BuildError::Url {
-                endpoint: self.endpoint.name,
-            })
-        })?;
         Ok(Request {
             endpoint: self.endpoint,
-            url,
+            url: self.url,
             headers: self.headers,
             body: self.body,
         })

@@ -110,9 +110,13 @@ pub(crate) fn decode_bytes<T: DeserializeOwned>(
             body.clone(),
         )))
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|e| fail(e.path().to_string(), e.into_inner()))?;
-    deserializer.end().map_err(|e| fail(".".to_string(), e))?;
-    Ok(value)
+    // Fast path untracked; on failure, decode again with the path tracked (it allocates
+    // for every key it passes) to name the failing field.
+    serde_json::from_slice(body).map_err(|error| {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+            Err(tracked) => fail(tracked.path().to_string(), tracked.into_inner()),
+            Ok(_) => fail(".".to_string(), error),
+        }
+    })
 }

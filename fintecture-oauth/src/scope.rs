@@ -1,5 +1,6 @@
 //! OAuth scopes of the Fintecture API.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::fmt;
 use std::str::FromStr;
@@ -34,16 +35,23 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// The scope as sent; borrowed except for OAC, whose sub-scopes are joined.
+    pub fn as_str(&self) -> Cow<'_, str> {
+        match self {
+            Scope::Pis => Cow::Borrowed("PIS"),
+            Scope::Ais => Cow::Borrowed("AIS"),
+            Scope::Customer => Cow::Borrowed("customer"),
+            Scope::EMandate => Cow::Borrowed("e-mandate"),
+            Scope::Oac(sub_scopes) => Cow::Owned(sub_scopes.join(" ")),
+            Scope::Custom(scope) => Cow::Borrowed(scope),
+        }
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scope::Pis => f.write_str("PIS"),
-            Scope::Ais => f.write_str("AIS"),
-            Scope::Customer => f.write_str("customer"),
-            Scope::EMandate => f.write_str("e-mandate"),
-            Scope::Oac(sub_scopes) => f.write_str(&sub_scopes.join(" ")),
-            Scope::Custom(scope) => f.write_str(scope),
-        }
+        f.write_str(&self.as_str())
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::secret::RefreshToken;
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -15,24 +16,19 @@ pub const DEFAULT_EXPIRES_IN: u64 = 3600;
 /// Lenient where real servers vary: `expires_in` as a number or numeric string (3600 when
 /// absent), `token_type` in any case or absent, unknown fields kept in `extra`. `Debug` and
 /// `Display` never show the tokens.
-#[derive(Clone, Deserialize)]
+#[derive(Clone)]
 pub struct AccessToken {
     /// The access token, sent as `Authorization: Bearer …`.
     pub access_token: SecretString,
     /// The token type (`Bearer`).
-    #[serde(default, deserialize_with = "token_type")]
     pub token_type: TokenType,
     /// The lifetime in seconds, counted from when the token was requested.
-    #[serde(default = "default_expires_in", deserialize_with = "seconds")]
     pub expires_in: u64,
     /// The refresh token, for grants that come with one (AIS, OAC).
-    #[serde(default, deserialize_with = "non_empty_refresh_token")]
     pub refresh_token: Option<RefreshToken>,
     /// The granted scope, when the server says.
-    #[serde(default)]
     pub scope: Option<String>,
     /// Any other field the server sent (OAC answers `"type": "oac_token"`).
-    #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
 
@@ -120,37 +116,152 @@ impl fmt::Display for TokenType {
     }
 }
 
-fn default_expires_in() -> u64 {
-    DEFAULT_EXPIRES_IN
-}
-
-fn token_type<'de, D: Deserializer<'de>>(d: D) -> Result<TokenType, D::Error> {
-    Ok(match Option::<String>::deserialize(d)? {
-        None => TokenType::Bearer,
-        Some(text) if text.eq_ignore_ascii_case("bearer") => TokenType::Bearer,
-        Some(other) => TokenType::Other(other),
-    })
-}
-
-fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Seconds {
-        Number(u64),
-        Text(String),
-        Null(()),
-    }
-    let invalid =
-        || serde::de::Error::custom("expected seconds as a whole number or numeric string");
-    match Seconds::deserialize(d).map_err(|_: D::Error| invalid())? {
-        Seconds::Number(n) => Ok(n),
-        Seconds::Text(text) => text.trim().parse().map_err(|_| invalid()),
-        Seconds::Null(()) => Ok(DEFAULT_EXPIRES_IN),
+// Deserialized by hand: known keys are matched without allocating and read straight into
+// their fields, unknown ones land in `extra` (serde's `flatten` would buffer every field).
+impl<'de> Deserialize<'de> for AccessToken {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TokenVisitor)
     }
 }
 
-fn non_empty_refresh_token<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<RefreshToken>, D::Error> {
-    Ok(Option::<RefreshToken>::deserialize(d)?.filter(|t| !t.expose_secret().is_empty()))
+struct TokenVisitor;
+
+impl<'de> Visitor<'de> for TokenVisitor {
+    type Value = AccessToken;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a token object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AccessToken, A::Error> {
+        let mut access_token: Option<SecretString> = None;
+        let mut token = AccessToken {
+            access_token: SecretString::from(String::new()),
+            token_type: TokenType::Bearer,
+            expires_in: DEFAULT_EXPIRES_IN,
+            refresh_token: None,
+            scope: None,
+            extra: Map::new(),
+        };
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::AccessToken => access_token = Some(map.next_value()?),
+                Field::TokenType => token.token_type = map.next_value()?,
+                Field::ExpiresIn => token.expires_in = map.next_value::<Seconds>()?.0,
+                Field::RefreshToken => {
+                    token.refresh_token = map
+                        .next_value::<Option<RefreshToken>>()?
+                        .filter(|t| !t.expose_secret().is_empty());
+                }
+                Field::Scope => token.scope = map.next_value()?,
+                Field::Other(name) => {
+                    token.extra.insert(name, map.next_value()?);
+                }
+            }
+        }
+        token.access_token =
+            access_token.ok_or_else(|| de::Error::missing_field("access_token"))?;
+        Ok(token)
+    }
+}
+
+enum Field {
+    AccessToken,
+    TokenType,
+    ExpiresIn,
+    RefreshToken,
+    Scope,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = Field;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+                Ok(match name {
+                    "access_token" => Field::AccessToken,
+                    "token_type" => Field::TokenType,
+                    "expires_in" => Field::ExpiresIn,
+                    "refresh_token" => Field::RefreshToken,
+                    "scope" => Field::Scope,
+                    other => Field::Other(other.to_owned()),
+                })
+            }
+        }
+        deserializer.deserialize_identifier(FieldVisitor)
+    }
+}
+
+/// `Bearer` in any case, or absent (null), is [`TokenType::Bearer`].
+impl<'de> Deserialize<'de> for TokenType {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TypeVisitor;
+        impl<'de> Visitor<'de> for TypeVisitor {
+            type Value = TokenType;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token type")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<TokenType, E> {
+                Ok(if text.eq_ignore_ascii_case("bearer") {
+                    TokenType::Bearer
+                } else {
+                    TokenType::Other(text.to_owned())
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<TokenType, E> {
+                Ok(TokenType::Bearer)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<TokenType, E> {
+                Ok(TokenType::Bearer)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<TokenType, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        deserializer.deserialize_option(TypeVisitor)
+    }
+}
+
+/// `expires_in`: a whole number, a numeric string, or null (the default).
+struct Seconds(u64);
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecondsVisitor;
+        impl<'de> Visitor<'de> for SecondsVisitor {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("seconds as a whole number or numeric string")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Seconds, E> {
+                Ok(Seconds(n))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Seconds, E> {
+                u64::try_from(n)
+                    .map(Seconds)
+                    .map_err(|_| E::custom("expires_in is negative"))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Seconds, E> {
+                text.trim()
+                    .parse()
+                    .map(Seconds)
+                    .map_err(|_| E::custom("expected seconds as a whole number or numeric string"))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Seconds, E> {
+                Ok(Seconds(DEFAULT_EXPIRES_IN))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Seconds, E> {
+                Ok(Seconds(DEFAULT_EXPIRES_IN))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Seconds, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        deserializer.deserialize_option(SecondsVisitor)
+    }
 }

@@ -1,6 +1,8 @@
 //! Cached, single-flight, rotation-safe bearer tokens.
 //!
-//! A cached token is read without I/O and without waiting on any lock held across I/O.
+//! A cached token is read without I/O and without any lock: the tokens in use are mirrored
+//! from the [`TokenStore`] in an `ArcSwap`, whose reads write no shared memory, so readers
+//! on several cores do not slow each other down.
 //! When one is needed, exactly one fetch runs per scope, in a task of its own (a cancelled
 //! caller cannot abort a refresh on the wire), and every waiter gets its result.
 
@@ -10,7 +12,9 @@ use crate::secret::{AuthorizationCode, RefreshToken};
 use crate::token::AccessToken;
 use crate::token_store::{StoredToken, TokenStore};
 use crate::{Client, ExposeSecret};
+use arc_swap::ArcSwap;
 use http::HeaderValue;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -34,6 +38,32 @@ pub struct TokenManager {
     /// One entry per scope whose fetch is on the wire.
     inflight: Mutex<HashMap<String, watch::Receiver<Shared>>>,
     generations: AtomicU64,
+    /// The tokens of this app in use, by scope: a handful, so a scan beats hashing.
+    hot: ArcSwap<Vec<(Box<str>, Arc<StoredToken>)>>,
+    /// Bumped after every change of `hot`, so threads know when their copies are stale.
+    epoch: AtomicU64,
+    /// Tells managers apart in the per-thread copies.
+    id: u64,
+}
+
+static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(0);
+
+/// How many header copies a thread keeps (one per manager and scope in use, typically).
+const LOCAL_COPIES: usize = 8;
+
+/// A thread's copy of a hot token.
+struct LocalToken {
+    manager: u64,
+    scope: Box<str>,
+    epoch: u64,
+    token: CachedToken,
+}
+
+thread_local! {
+    /// Each thread's own copies of the tokens it hands out: reading a shared one would make
+    /// every read touch shared memory (a lock, a reference count), and readers on several
+    /// cores would contend for it.
+    static LOCAL_TOKENS: RefCell<Vec<LocalToken>> = const { RefCell::new(Vec::new()) };
 }
 
 impl TokenManager {
@@ -43,13 +73,97 @@ impl TokenManager {
             margin,
             inflight: Mutex::new(HashMap::new()),
             generations: AtomicU64::new(0),
+            hot: ArcSwap::from_pointee(Vec::new()),
+            epoch: AtomicU64::new(0),
+            id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
-    /// The cached token if it has more than the margin left.
-    fn fresh(&self, app_id: &str, scope: &str) -> Option<Arc<StoredToken>> {
-        let token = self.store.get(app_id, scope)?;
+    fn is_fresh(&self, token: &StoredToken) -> bool {
+        Instant::now() + self.margin < token.expires_at
+    }
+
+    /// The hot path: the token in use for `scope`, if it has more than the margin left.
+    /// This thread's copy serves while the hot set has not changed (same epoch): one
+    /// read-only atomic load, no shared write.
+    pub(crate) fn hot(&self, scope: &str) -> Option<CachedToken> {
+        // The epoch is read before the hot set: a copy is never newer than its label.
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let local = LOCAL_TOKENS.try_with(|copies| {
+            let copies = copies.borrow();
+            let copy = copies
+                .iter()
+                .find(|c| c.manager == self.id && *c.scope == *scope)?;
+            (copy.epoch == epoch).then(|| copy.token.clone())
+        });
+        let token = match local {
+            Ok(Some(token)) => token,
+            _ => self.refresh_local(scope, epoch)?,
+        };
         (Instant::now() + self.margin < token.expires_at).then_some(token)
+    }
+
+    /// Reads the hot set and keeps this thread's copy of the token for `scope`.
+    fn refresh_local(&self, scope: &str, epoch: u64) -> Option<CachedToken> {
+        let hot = self.hot.load();
+        let (_, stored) = hot.iter().find(|(name, _)| **name == *scope)?;
+        let token = CachedToken {
+            header: copy(&stored.header),
+            expires_at: stored.expires_at,
+            generation: stored.generation,
+        };
+        let _ = LOCAL_TOKENS.try_with(|copies| {
+            let mut copies = copies.borrow_mut();
+            copies.retain(|c| !(c.manager == self.id && *c.scope == *scope));
+            if copies.len() >= LOCAL_COPIES {
+                copies.remove(0);
+            }
+            copies.push(LocalToken {
+                manager: self.id,
+                scope: scope.into(),
+                epoch,
+                token: token.clone(),
+            });
+        });
+        Some(token)
+    }
+
+    /// The slow path's check: the hot token, else the store's (another client sharing the
+    /// store may have fetched one), which then becomes the hot one.
+    fn fresh(&self, app_id: &str, scope: &str) -> Option<CachedToken> {
+        self.hot(scope).or_else(|| {
+            let token = self.store.get(app_id, scope).filter(|t| self.is_fresh(t))?;
+            self.remember(scope, Some(token.clone()));
+            Some(CachedToken::of(&token))
+        })
+    }
+
+    /// Replaces (or, with `None`, drops) the hot token of `scope`.
+    fn remember(&self, scope: &str, token: Option<Arc<StoredToken>>) {
+        self.hot.rcu(|current| {
+            let mut next: Vec<_> = current
+                .iter()
+                .filter(|(name, _)| **name != *scope)
+                .cloned()
+                .collect();
+            if let Some(token) = &token {
+                next.push((scope.into(), token.clone()));
+            }
+            next
+        });
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// Stores a token, in the store and as the hot one.
+    fn save(&self, app_id: &str, scope: &str, token: Arc<StoredToken>) {
+        self.store.put(app_id, scope, token.clone());
+        self.remember(scope, Some(token));
+    }
+
+    /// Forgets a dead grant.
+    fn forget(&self, app_id: &str, scope: &str) {
+        self.store.remove(app_id, scope);
+        self.remember(scope, None);
     }
 
     /// A token for `scope`: the cached one, or one fetched (once, whoever else asks).
@@ -58,8 +172,8 @@ impl TokenManager {
         client: &Client,
         app_id: &str,
         scope: &str,
-    ) -> Result<Arc<StoredToken>, Error> {
-        if let Some(token) = self.fresh(app_id, scope) {
+    ) -> Result<CachedToken, Error> {
+        if let Some(token) = self.hot(scope) {
             return Ok(token);
         }
         let mut receiver = {
@@ -92,7 +206,7 @@ impl TokenManager {
             })?
             .clone();
         match outcome {
-            Some(Ok(token)) => Ok(token),
+            Some(Ok(token)) => Ok(CachedToken::of(&token)),
             Some(Err(error)) => Err(shared_error(scope, error)),
             None => Err(Error::Token {
                 scope: scope.to_owned(),
@@ -108,7 +222,7 @@ impl TokenManager {
         {
             let mut stale = StoredToken::clone(&token);
             stale.expires_at = Instant::now();
-            self.store.put(app_id, scope, Arc::new(stale));
+            self.save(app_id, scope, Arc::new(stale));
         }
     }
 
@@ -121,7 +235,7 @@ impl TokenManager {
         sent_at: Instant,
     ) -> Result<Arc<StoredToken>, Error> {
         let stored = Arc::new(self.stored(token, sent_at, None)?);
-        self.store.put(app_id, scope, stored.clone());
+        self.save(app_id, scope, stored.clone());
         Ok(stored)
     }
 
@@ -178,7 +292,7 @@ async fn fetch_and_share(
         Some(refresh_token) => match client.refresh(refresh_token.clone()).await {
             Err(error) if is_terminal(&error) => {
                 // Dead grant: forget it, so the next call does not refresh in a loop.
-                manager.store.remove(app_id, scope);
+                manager.forget(app_id, scope);
                 Err(Error::Reauthorize {
                     scope: scope.to_owned(),
                     source: Some(Arc::new(error)),
@@ -199,7 +313,7 @@ async fn fetch_and_share(
         .and_then(|token| manager.stored(&token, sent_at, previous_refresh))
         .map(|stored| {
             let stored = Arc::new(stored);
-            manager.store.put(app_id, scope, stored.clone());
+            manager.save(app_id, scope, stored.clone());
             stored
         })
         .map_err(Arc::new);
@@ -251,9 +365,14 @@ impl Client {
     /// A bearer token for `scope`, from the cache while it has more than the margin left,
     /// else fetched once however many callers ask at the same time.
     pub async fn access_token(&self, scope: &Scope) -> Result<CachedToken, Error> {
-        let scope = scope.to_string();
-        let token = self.cached_token(&scope).await?;
-        Ok(CachedToken(token))
+        // Borrowed for the named scopes: a cached read allocates nothing.
+        self.cached_token(&scope.as_str()).await
+    }
+
+    /// The cached token for `scope` if it has more than the margin left; never any I/O, never
+    /// a lock: what every declared bearer call reads first.
+    pub fn cached_access_token(&self, scope: &Scope) -> Option<CachedToken> {
+        self.token_manager()?.hot(&scope.as_str())
     }
 
     /// Exchanges an authorization code (AIS) and caches the token, so `scope = "AIS"`
@@ -270,7 +389,7 @@ impl Client {
         Ok(token)
     }
 
-    pub(crate) async fn cached_token(&self, scope: &str) -> Result<Arc<StoredToken>, Error> {
+    pub(crate) async fn cached_token(&self, scope: &str) -> Result<CachedToken, Error> {
         let (manager, app_id) = self.manager_and_app_id("token manager")?;
         manager.token(self, app_id, scope).await
     }
@@ -293,25 +412,44 @@ impl Client {
 
 /// A cached access token; the text is only reachable through `expose_secret`.
 #[derive(Clone)]
-pub struct CachedToken(Arc<StoredToken>);
+pub struct CachedToken {
+    /// `Bearer …`, sensitive.
+    pub(crate) header: HeaderValue,
+    pub(crate) expires_at: Instant,
+    pub(crate) generation: u64,
+}
 
 impl CachedToken {
+    /// A stored token, with a header of its own.
+    fn of(token: &StoredToken) -> Self {
+        CachedToken {
+            header: copy(&token.header),
+            expires_at: token.expires_at,
+            generation: token.generation,
+        }
+    }
+
     /// The access token text.
     pub fn expose_secret(&self) -> &str {
-        let header = self.0.header.to_str().unwrap_or_default();
+        let header = self.header.to_str().unwrap_or_default();
         header.strip_prefix("Bearer ").unwrap_or_default()
     }
 
     /// When it expires.
     pub fn expires_at(&self) -> Instant {
-        self.0.expires_at
+        self.expires_at
+    }
+
+    fn remaining(&self) -> Duration {
+        self.expires_at.saturating_duration_since(Instant::now())
     }
 }
 
-impl CachedToken {
-    fn remaining(&self) -> Duration {
-        self.0.expires_at.saturating_duration_since(Instant::now())
-    }
+/// A header value with bytes of its own.
+fn copy(header: &HeaderValue) -> HeaderValue {
+    let mut copy = HeaderValue::from_bytes(header.as_bytes()).unwrap_or_else(|_| header.clone());
+    copy.set_sensitive(true);
+    copy
 }
 
 impl fmt::Debug for CachedToken {

@@ -18,7 +18,7 @@ fn form_body_is_urlencoded_in_field_order_with_static_header() {
     let request = SampleRequests::create_form(&client, "a/b?c d%", &thing()).unwrap();
     assert_eq!(request.method(), "POST");
     assert_eq!(
-        request.url().as_str(),
+        request.url(),
         "https://api.example.test/base/things/a%2Fb%3Fc%20d%25"
     );
     let headers = request.headers();
@@ -47,10 +47,7 @@ fn json_body_and_numeric_path_params() {
     };
     let request = SampleRequests::replace_json(&client, 42, 7, &thing).unwrap();
     assert_eq!(request.method(), "PUT");
-    assert_eq!(
-        request.url().as_str(),
-        "https://api.example.test/things/42/v7"
-    );
+    assert_eq!(request.url(), "https://api.example.test/things/42/v7");
     assert_eq!(request.headers()["content-type"], "application/json");
     let sent: Thing = serde_json::from_slice(request.body().unwrap()).unwrap();
     assert_eq!(sent, thing);
@@ -66,7 +63,7 @@ fn query_struct_scalars_and_header_argument() {
     let request = SampleRequests::get_thing(&client, "é", &filter, 2, Sort::Desc, "req-1").unwrap();
     assert_eq!(request.method(), "GET");
     assert_eq!(
-        request.url().as_str(),
+        request.url(),
         "https://api.example.test/things/%C3%A9?state=a%26b+c&page=2&sort=desc"
     );
     assert_eq!(request.headers()["x-request-id"], "req-1");

@@ -18,13 +18,14 @@ proptest! {
             prop_assert!(request.is_err());
         } else {
             let request = request.unwrap();
-            let segments: Vec<&str> = request.url().path_segments().unwrap().collect();
-            prop_assert_eq!(segments.len(), 3, "{}", request.url());
+            let url = url::Url::parse(request.url()).unwrap();
+            let segments: Vec<&str> = url.path_segments().unwrap().collect();
+            prop_assert_eq!(segments.len(), 3, "{}", url);
             prop_assert_eq!(segments[0], "base");
             prop_assert_eq!(segments[1], "things");
             let decoded = percent_decode(segments[2]);
             prop_assert_eq!(decoded, value);
-            prop_assert!(request.url().query().is_none());
+            prop_assert!(url.query().is_none());
         }
     }
 
@@ -45,7 +46,8 @@ proptest! {
     fn query_values_round_trip(state in "\\PC*", page in any::<u32>(), id in "[a-z0-9]{1,8}") {
         let filter = Filter { state: &state, since: None };
         let request = SampleRequests::get_thing(&client(), &id, &filter, page, Sort::Asc, "r").unwrap();
-        let pairs: Vec<(String, String)> = request.url().query_pairs().into_owned().collect();
+        let url = url::Url::parse(request.url()).unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         prop_assert_eq!(pairs, vec![
             ("state".to_string(), state.clone()),
             ("page".into(), page.to_string()),
