@@ -38,6 +38,12 @@ impl Summary {
 }
 
 fn main() {
+    // `BENCH_ONLY=generated|hand BENCH_CALLS=N`: just N sequential token calls, for counting
+    // instructions under callgrind (scripts/bench subtracts a run with N=0).
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        let calls = std::env::var("BENCH_CALLS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+        return instructions_run(&only, calls);
+    }
     let base = start_server();
     assert!(!base.is_empty(), "the benchmark server did not start");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -293,6 +299,38 @@ where
         }
     });
     (allocations() - before) as f64 / calls as f64
+}
+
+fn instructions_run(only: &str, calls: usize) {
+    let base = start_server();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = Client::builder(Environment::Custom(base.parse().unwrap()))
+        .credentials(Credentials::new(APP_ID, APP_SECRET))
+        .build()
+        .unwrap();
+    let hand = HandWritten {
+        http: client.http_client().clone(),
+        token_url: format!("{base}/oauth/accesstoken"),
+        base: base.clone(),
+        basic: http::HeaderValue::from_str(&format!(
+            "Basic {}",
+            base64_encode(&format!("{APP_ID}:{APP_SECRET}"))
+        ))
+        .unwrap(),
+        app_id: APP_ID.into(),
+    };
+    let grant = AccessTokenGrant::client_credentials(APP_ID, Scope::Pis);
+    runtime.block_on(async {
+        // One warm-up call each, so that N=0 and N>0 runs differ only by the N calls.
+        client.create_access_token(&grant).await.unwrap();
+        hand.token().await.unwrap();
+        for _ in 0..calls {
+            match only {
+                "generated" => drop(client.create_access_token(&grant).await.unwrap()),
+                _ => drop(hand.token().await.unwrap()),
+            }
+        }
+    });
 }
 
 fn count_sync(calls: usize, f: impl Fn()) -> f64 {

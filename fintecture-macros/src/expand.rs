@@ -224,28 +224,31 @@ fn builder(
 }
 
 /// The trait method implemented for the runtime client: build, send, decode.
+/// The trait method implemented for the runtime client. Not an `async fn` per endpoint:
+/// it builds the request and hands it to one generic future shared by every endpoint with
+/// the same response type, which keeps the generated code (and its compile time) small.
 fn caller(endpoint: &Endpoint, requests: &syn::Ident, private: &TokenStream) -> TokenStream {
     let sig = &endpoint.func.sig;
     let name = &sig.ident;
-    let output = &sig.output;
     let params = endpoint.args.iter().map(|arg| {
         let (ident, ty) = (arg.ident(), arg.ty);
         quote!(#ident: #ty)
     });
     let idents = endpoint.args.iter().map(|arg| arg.ident());
-    let decoded = match endpoint.response() {
-        Some((Decode::Json, ok)) => quote!(#private::decode_json::<#ok>(&__response)?),
-        Some((Decode::Raw, _)) => quote!(__response),
-        Some((Decode::Empty, _)) | None => quote!(drop(__response)),
+    let decoder = match endpoint.response() {
+        Some((Decode::Json, ok)) => quote!(#private::Json<#ok>),
+        Some((Decode::Raw, _)) => quote!(#private::Raw),
+        Some((Decode::Empty, _)) | None => quote!(#private::Empty),
+    };
+    let output = match &sig.output {
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+        syn::ReturnType::Default => quote!(()),
     };
     quote! {
-        async fn #name(&self, #(#params),*) #output {
-            let __request = #requests::#name(self, #(#idents),*)?;
-            let __response = ::fintecture_oauth::Client::execute(self, __request).await?;
-            // Bound first: `Ok(expr?)` would trip clippy in the user's crate, and the `?`
-            // is what converts into the method's own error type.
-            let __value = #decoded;
-            ::core::result::Result::Ok(__value)
+        fn #name(&self, #(#params),*)
+            -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
+        {
+            #private::call::<#decoder, _>(self, #requests::#name(self, #(#idents),*))
         }
     }
 }

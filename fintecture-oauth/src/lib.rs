@@ -116,7 +116,7 @@ struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::request::{Auth, Endpoint, RequestBuilder};
-    pub use crate::response::decode_json;
+    pub use crate::response::{Empty, Json, Raw, call};
     pub use core::time::Duration;
     pub use http::{HeaderName, HeaderValue, Method};
 }

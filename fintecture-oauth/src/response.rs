@@ -92,9 +92,12 @@ pub(crate) async fn read_capped(
     })
 }
 
-/// Decodes a JSON body; the error names the failing field and never quotes the body.
-pub fn decode_json<T: DeserializeOwned>(response: &RawResponse) -> Result<T, Error> {
-    decode_bytes(response.endpoint, &response.body)
+impl RawResponse {
+    /// Decodes the body as JSON; the error names the failing field and never quotes the
+    /// body.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        decode_bytes(self.endpoint, &self.body)
+    }
 }
 
 /// Decodes JSON bytes received from `endpoint`.
@@ -119,4 +122,58 @@ pub(crate) fn decode_bytes<T: DeserializeOwned>(
             Ok(_) => fail(".".to_string(), error),
         }
     })
+}
+
+/// How a successful response becomes a method's value; chosen by the macro from the
+/// declared return type.
+#[doc(hidden)]
+pub trait Decoder {
+    /// The method's `Ok` type.
+    type Output;
+    /// Decodes the response.
+    fn decode(response: RawResponse) -> Result<Self::Output, Error>;
+}
+
+/// JSON into `T`.
+#[doc(hidden)]
+pub struct Json<T>(std::marker::PhantomData<T>);
+
+impl<T: DeserializeOwned> Decoder for Json<T> {
+    type Output = T;
+    fn decode(response: RawResponse) -> Result<T, Error> {
+        response.json()
+    }
+}
+
+/// `()`: the body is ignored.
+#[doc(hidden)]
+pub struct Empty;
+
+impl Decoder for Empty {
+    type Output = ();
+    fn decode(_: RawResponse) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// The response as received.
+#[doc(hidden)]
+pub struct Raw;
+
+impl Decoder for Raw {
+    type Output = RawResponse;
+    fn decode(response: RawResponse) -> Result<RawResponse, Error> {
+        Ok(response)
+    }
+}
+
+/// Sends a built request and decodes the answer: the one future behind every generated
+/// method with the same response and error types.
+#[doc(hidden)]
+pub async fn call<D: Decoder, E: From<Error>>(
+    client: &crate::Client,
+    request: Result<crate::Request, Error>,
+) -> Result<D::Output, E> {
+    let response = client.execute(request?).await?;
+    Ok(D::decode(response)?)
 }
