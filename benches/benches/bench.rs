@@ -41,7 +41,10 @@ fn main() {
     // `BENCH_ONLY=generated|hand BENCH_CALLS=N`: just N sequential token calls, for counting
     // instructions under callgrind (scripts/bench subtracts a run with N=0).
     if let Ok(only) = std::env::var("BENCH_ONLY") {
-        let calls = std::env::var("BENCH_CALLS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let calls = std::env::var("BENCH_CALLS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         return instructions_run(&only, calls);
     }
     let base = start_server();
@@ -303,7 +306,10 @@ where
 
 fn instructions_run(only: &str, calls: usize) {
     let base = start_server();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = Client::builder(Environment::Custom(base.parse().unwrap()))
         .credentials(Credentials::new(APP_ID, APP_SECRET))
         .build()

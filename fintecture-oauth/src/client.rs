@@ -16,7 +16,6 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::Instrument as _;
 use url::Url;
 
 /// The default total timeout of a request, response body included.
@@ -149,7 +148,9 @@ impl Client {
         }
     }
 
-    /// Sends, retrying as the endpoint allows.
+    /// Sends, retrying as the endpoint allows; each attempt has a tracing span with the
+    /// endpoint, method, path template, status and duration, never a header value, a URL
+    /// parameter or a body.
     async fn send(
         &self,
         request: Request,
@@ -157,11 +158,11 @@ impl Client {
     ) -> Result<RawResponse, Error> {
         let retries = request.endpoint.retries;
         if retries == 0 {
-            return self.send_once(request, bearer).await;
+            return self.exchange(request, bearer).await;
         }
         let mut attempt = 0;
         loop {
-            let result = self.send_once(request.clone(), bearer.clone()).await;
+            let result = self.exchange(request.clone(), bearer.clone()).await;
             let delay = match self.inner.retry.delay(&result, attempt) {
                 Some(delay) if attempt < retries => delay,
                 _ => return result,
@@ -178,11 +179,9 @@ impl Client {
         }
     }
 
-    /// One attempt, in a tracing span with the endpoint, method, path template, status and
-    /// duration: never a header value, a URL parameter or a body.
-    async fn send_once(
+    async fn exchange(
         &self,
-        request: Request,
+        mut request: Request,
         bearer: Option<HeaderValue>,
     ) -> Result<RawResponse, Error> {
         let endpoint = request.endpoint;
@@ -194,29 +193,10 @@ impl Client {
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let started = std::time::Instant::now();
-        let result = self
-            .exchange(request, bearer)
-            .instrument(span.clone())
-            .await;
-        let status = match &result {
-            Ok(response) => Some(response.status),
-            Err(error) => error.status(),
+        let _timing = Timing {
+            span: &span,
+            started: std::time::Instant::now(),
         };
-        if let Some(status) = status {
-            span.record("status", status.as_u16());
-        }
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        span.record("duration_ms", duration_ms);
-        result
-    }
-
-    async fn exchange(
-        &self,
-        mut request: Request,
-        bearer: Option<HeaderValue>,
-    ) -> Result<RawResponse, Error> {
-        let endpoint = request.endpoint;
         let url = Url::parse(&request.url).map_err(|_| {
             Error::Build(BuildError::Url {
                 endpoint: endpoint.name,
@@ -243,6 +223,7 @@ impl Client {
             .await
             .map_err(|source| transport_error(endpoint.name, source))?;
         let status = response.status();
+        span.record("status", status.as_u16());
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -272,6 +253,20 @@ impl Client {
             body,
             endpoint: endpoint.name,
         })
+    }
+}
+
+/// Records a request span's duration however the attempt ends. The span is never entered:
+/// it describes the request without wrapping its future (which would cost a copy of it).
+struct Timing<'a> {
+    span: &'a tracing::Span,
+    started: std::time::Instant,
+}
+
+impl Drop for Timing<'_> {
+    fn drop(&mut self) {
+        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.span.record("duration_ms", duration_ms);
     }
 }
 
