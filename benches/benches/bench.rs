@@ -53,23 +53,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let client = Client::builder(Environment::Custom(base.parse().unwrap()))
-        .credentials(Credentials::new(APP_ID, APP_SECRET))
-        .build()
-        .unwrap();
-    // One reqwest client, one connection pool, for every contender.
-    let http = client.http_client().clone();
-    let hand = HandWritten {
-        http: http.clone(),
-        token_url: format!("{base}/oauth/accesstoken"),
-        base: base.clone(),
-        basic: http::HeaderValue::from_str(&format!(
-            "Basic {}",
-            base64_encode(&format!("{APP_ID}:{APP_SECRET}"))
-        ))
-        .unwrap(),
-        app_id: APP_ID.into(),
-    };
+    let (client, hand) = contenders(&base);
+    let http = hand.http.clone();
     let oauth2_client = BasicClient::new(ClientId::new(APP_ID.into()))
         .set_client_secret(ClientSecret::new(APP_SECRET.into()))
         .set_token_uri(TokenUrl::new(format!("{base}/oauth/accesstoken")).unwrap());
@@ -222,14 +207,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let client = Client::builder(Environment::Custom(base.parse().unwrap()))
-        .credentials(Credentials::new(APP_ID, APP_SECRET))
-        .build()
-        .unwrap();
-    let hand = HandWritten {
-        http: client.http_client().clone(),
-        ..hand
-    };
+    let (client, hand) = contenders(&base);
     let token = multi
         .block_on(client.access_token(&Scope::Pis))
         .unwrap()
@@ -304,12 +282,8 @@ where
     (allocations() - before) as f64 / calls as f64
 }
 
-fn instructions_run(only: &str, calls: usize) {
-    let base = start_server();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+/// The generated client and the hand-written one, on one reqwest client (one pool).
+fn contenders(base: &str) -> (Client, HandWritten) {
     let client = Client::builder(Environment::Custom(base.parse().unwrap()))
         .credentials(Credentials::new(APP_ID, APP_SECRET))
         .build()
@@ -317,7 +291,7 @@ fn instructions_run(only: &str, calls: usize) {
     let hand = HandWritten {
         http: client.http_client().clone(),
         token_url: format!("{base}/oauth/accesstoken"),
-        base: base.clone(),
+        base: base.to_owned(),
         basic: http::HeaderValue::from_str(&format!(
             "Basic {}",
             base64_encode(&format!("{APP_ID}:{APP_SECRET}"))
@@ -325,6 +299,16 @@ fn instructions_run(only: &str, calls: usize) {
         .unwrap(),
         app_id: APP_ID.into(),
     };
+    (client, hand)
+}
+
+fn instructions_run(only: &str, calls: usize) {
+    let base = start_server();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, hand) = contenders(&base);
     let grant = AccessTokenGrant::client_credentials(APP_ID, Scope::Pis);
     runtime.block_on(async {
         // One warm-up call each, so that N=0 and N>0 runs differ only by the N calls.

@@ -107,6 +107,15 @@ pub trait Sample {
     async fn protected_pis_payment(&self, session_id: &str) -> Result<serde_json::Value, Error>;
 }
 
+/// Moves the tokio clock forward, then lets it run again in real time (HTTP calls that
+/// follow must not be timed out by an auto-advancing paused clock). Current-thread runtime
+/// only.
+pub async fn jump(by: std::time::Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 /// A client for a local test server, with app credentials holding awkward characters.
 pub fn client_for(base_url: &str) -> Client {
     let environment = Environment::Custom(base_url.parse().unwrap_or_else(|e| {

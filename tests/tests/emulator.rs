@@ -7,7 +7,7 @@ use fintecture_oauth::{
     AuthorizationCode, Client, ClientAuthMethod, Credentials, Error, RefreshToken, Scope,
 };
 use std::time::Duration;
-use tests::Sample;
+use tests::{Sample, jump};
 
 fn assert_envelope(error: &Error, status: u16, code: &str) {
     let api = error
@@ -131,9 +131,7 @@ async fn expired_tokens_are_rejected_with_401() {
         .unwrap();
     let error = client.protected_pis_payment("nope").await.unwrap_err();
     assert_envelope(&error, 404, "session_not_found"); // the token works
-    tokio::time::pause();
-    tokio::time::advance(Duration::from_secs(121)).await;
-    tokio::time::resume();
+    jump(Duration::from_secs(121)).await;
     let error = client.protected_pis_payment("nope").await.unwrap_err();
     assert_envelope(&error, 401, "token_expired");
 }
@@ -148,9 +146,7 @@ async fn the_token_manager_renews_an_expired_token_transparently() {
     let client = emulator.client().unwrap();
     let error = client.protected_pis_payment("missing").await.unwrap_err();
     assert_envelope(&error, 404, "session_not_found");
-    tokio::time::pause();
-    tokio::time::advance(Duration::from_secs(121)).await;
-    tokio::time::resume();
+    jump(Duration::from_secs(121)).await;
     let error = client.protected_pis_payment("missing").await.unwrap_err();
     assert_envelope(&error, 404, "session_not_found");
     assert_eq!(emulator.requests_to("/oauth/accesstoken").len(), 2);

@@ -5,7 +5,7 @@
 use fintecture_oauth::{AuthorizationCode, Client, Credentials, Environment, Error, Scope};
 use std::sync::Arc;
 use std::time::Duration;
-use tests::Sample;
+use tests::{Sample, jump};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -102,9 +102,7 @@ async fn at_expiry_ten_thousand_callers_make_one_refresh() {
     assert!(first.iter().all(|r| r.as_deref().ok() == Some("ais-1")));
 
     // Jump to within the margin of expiry; resume so the HTTP calls run in real time.
-    tokio::time::pause();
-    tokio::time::advance(Duration::from_secs(3600 - 59)).await;
-    tokio::time::resume();
+    jump(Duration::from_secs(3600 - 59)).await;
     let renewed = concurrent_reads(&client, Scope::Ais, 10_000).await;
     assert!(renewed.iter().all(|r| r.as_deref().ok() == Some("ais-2")));
 }
@@ -138,9 +136,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .await
         .unwrap();
     for expected in ["a1", "a2"] {
-        tokio::time::pause();
-        tokio::time::advance(Duration::from_secs(3600)).await;
-        tokio::time::resume();
+        jump(Duration::from_secs(3600)).await;
         assert_eq!(
             client
                 .access_token(&Scope::Ais)
@@ -156,9 +152,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .expect(1)
         .mount(&server)
         .await;
-    tokio::time::pause();
-    tokio::time::advance(Duration::from_secs(3600)).await;
-    tokio::time::resume();
+    jump(Duration::from_secs(3600)).await;
     assert_eq!(
         client
             .access_token(&Scope::Ais)
@@ -300,9 +294,7 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
         .authorize(AuthorizationCode::new("code"), None)
         .await
         .unwrap();
-    tokio::time::pause();
-    tokio::time::advance(Duration::from_secs(3600)).await;
-    tokio::time::resume();
+    jump(Duration::from_secs(3600)).await;
     for _ in 0..3 {
         let error = client.access_token(&Scope::Ais).await.unwrap_err();
         assert!(matches!(error, Error::Reauthorize { .. }), "{error:?}");

@@ -87,18 +87,22 @@ fn parse_form(state: &State, headers: &HeaderMap, body: &Bytes) -> Result<Form, 
     Ok(url::form_urlencoded::parse(body).into_owned().collect())
 }
 
+/// The form body of a token request whose client authentication checks out.
+fn authenticated_form(state: &State, headers: &HeaderMap, body: &Bytes) -> Result<Form, Response> {
+    let form = parse_form(state, headers, body)?;
+    authenticate(state, headers, &form)?;
+    Ok(form)
+}
+
 pub(super) async fn access_token(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match parse_form(&state, &headers, &body) {
+    let form = match authenticated_form(&state, &headers, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };
-    if let Err(response) = authenticate(&state, &headers, &form) {
-        return response;
-    }
     match field(&form, "grant_type") {
         Some("client_credentials") => {
             if let Some(app_id) = field(&form, "app_id")
@@ -161,13 +165,10 @@ pub(super) async fn refresh_token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let form = match parse_form(&state, &headers, &body) {
+    let form = match authenticated_form(&state, &headers, &body) {
         Ok(form) => form,
         Err(response) => return response,
     };
-    if let Err(response) = authenticate(&state, &headers, &form) {
-        return response;
-    }
     if field(&form, "grant_type") != Some("refresh_token") {
         return bad_request(
             &state,
