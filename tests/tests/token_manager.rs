@@ -24,6 +24,16 @@ fn token(access: &str, refresh: Option<&str>, expires_in: u64) -> ResponseTempla
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// The token the client's manager hands out for `scope`.
+async fn token_text(client: &Client, scope: Scope) -> String {
+    client
+        .access_token(&scope)
+        .await
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
 /// Runs `count` concurrent token reads and returns the tokens they got.
 async fn concurrent_reads(
     client: &Client,
@@ -66,14 +76,7 @@ async fn ten_thousand_callers_on_a_cold_cache_make_one_request() {
     let results = concurrent_reads(&client, Scope::Pis, 10_000).await;
     assert!(results.iter().all(|r| r.as_deref().ok() == Some("pis-1")));
     // Served from the cache from now on.
-    assert_eq!(
-        client
-            .access_token(&Scope::Pis)
-            .await
-            .unwrap()
-            .expose_secret(),
-        "pis-1"
-    );
+    assert_eq!(token_text(&client, Scope::Pis).await, "pis-1");
 }
 
 // Pausing the clock needs the current-thread runtime.
@@ -137,14 +140,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .unwrap();
     for expected in ["a1", "a2"] {
         jump(Duration::from_secs(3600)).await;
-        assert_eq!(
-            client
-                .access_token(&Scope::Ais)
-                .await
-                .unwrap()
-                .expose_secret(),
-            expected
-        );
+        assert_eq!(token_text(&client, Scope::Ais).await, expected);
     }
     Mock::given(path("/oauth/refreshtoken"))
         .and(body_string_contains("refresh_token=rt-1"))
@@ -153,14 +149,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .mount(&server)
         .await;
     jump(Duration::from_secs(3600)).await;
-    assert_eq!(
-        client
-            .access_token(&Scope::Ais)
-            .await
-            .unwrap()
-            .expose_secret(),
-        "a3"
-    );
+    assert_eq!(token_text(&client, Scope::Ais).await, "a3");
 }
 
 #[tokio::test]
@@ -180,14 +169,7 @@ async fn a_cancelled_caller_does_not_lose_the_token() {
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The fetch finished anyway and was cached: no second request.
-    assert_eq!(
-        client
-            .access_token(&Scope::Pis)
-            .await
-            .unwrap()
-            .expose_secret(),
-        "slow"
-    );
+    assert_eq!(token_text(&client, Scope::Pis).await, "slow");
 }
 
 #[tokio::test]
@@ -266,14 +248,7 @@ async fn a_token_error_reaches_every_waiter_and_the_next_call_tries_again() {
         .expect(1)
         .mount(&server)
         .await;
-    assert_eq!(
-        client
-            .access_token(&Scope::Pis)
-            .await
-            .unwrap()
-            .expose_secret(),
-        "recovered"
-    );
+    assert_eq!(token_text(&client, Scope::Pis).await, "recovered");
 }
 
 #[tokio::test]
@@ -319,12 +294,6 @@ async fn a_shared_store_can_be_plugged_in() {
             .unwrap()
     };
     let (one, two) = (build(), build());
-    assert_eq!(
-        one.access_token(&Scope::Pis).await.unwrap().expose_secret(),
-        "shared"
-    );
-    assert_eq!(
-        two.access_token(&Scope::Pis).await.unwrap().expose_secret(),
-        "shared"
-    );
+    assert_eq!(token_text(&one, Scope::Pis).await, "shared");
+    assert_eq!(token_text(&two, Scope::Pis).await, "shared");
 }
