@@ -195,7 +195,8 @@ impl Client {
         );
         let _timing = Timing {
             span: &span,
-            started: std::time::Instant::now(),
+            // No clock reads when no subscriber wants the span.
+            started: (!span.is_disabled()).then(std::time::Instant::now),
         };
         let url = Url::parse(&request.url).map_err(|_| {
             Error::Build(BuildError::Url {
@@ -260,13 +261,15 @@ impl Client {
 /// it describes the request without wrapping its future (which would cost a copy of it).
 struct Timing<'a> {
     span: &'a tracing::Span,
-    started: std::time::Instant,
+    started: Option<std::time::Instant>,
 }
 
 impl Drop for Timing<'_> {
     fn drop(&mut self) {
-        let duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.span.record("duration_ms", duration_ms);
+        if let Some(started) = self.started {
+            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.span.record("duration_ms", duration_ms);
+        }
     }
 }
 

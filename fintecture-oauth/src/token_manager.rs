@@ -107,11 +107,7 @@ impl TokenManager {
     fn refresh_local(&self, scope: &str, epoch: u64) -> Option<CachedToken> {
         let hot = self.hot.load();
         let (_, stored) = hot.iter().find(|(name, _)| **name == *scope)?;
-        let token = CachedToken {
-            header: copy(&stored.header),
-            expires_at: stored.expires_at,
-            generation: stored.generation,
-        };
+        let token = CachedToken::of(stored);
         let _ = LOCAL_TOKENS.try_with(|copies| {
             let mut copies = copies.borrow_mut();
             copies.retain(|c| !(c.manager == self.id && *c.scope == *scope));

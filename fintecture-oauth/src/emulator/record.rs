@@ -76,10 +76,17 @@ pub(super) async fn record(
         .unwrap_or_else(|| {
             HeaderValue::try_from(state.new_id("req")).unwrap_or(HeaderValue::from_static("req"))
         });
+    let mut response = answer(&state, request, next).await;
+    response.headers_mut().insert("x-request-id", request_id);
+    response
+}
+
+/// Records the request, then answers it: a signature error, an injected fault, or the route.
+async fn answer(state: &State, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
         return reply::error(
-            &state,
+            state,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "The request body is too large",
@@ -99,16 +106,14 @@ pub(super) async fn record(
         && !parts.uri.path().starts_with("/oauth/")
         && let Err(reason) = verifier.verify(&parts.method, &parts.uri, &parts.headers, &body)
     {
-        let mut response = reply::error(
-            &state,
+        return reply::error(
+            state,
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
             &reason,
         );
-        response.headers_mut().insert("x-request-id", request_id);
-        return response;
     }
-    let mut response = match state.take_fault(parts.uri.path()) {
+    match state.take_fault(parts.uri.path()) {
         None => next.run(Request::from_parts(parts, Body::from(body))).await,
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
@@ -120,7 +125,7 @@ pub(super) async fn record(
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response =
-                reply::error(&state, status, "injected_fault", "Injected by the emulator");
+                reply::error(state, status, "injected_fault", "Injected by the emulator");
             if let Some(seconds) = retry_after {
                 response
                     .headers_mut()
@@ -143,7 +148,5 @@ pub(super) async fn record(
             )
                 .into_response()
         }
-    };
-    response.headers_mut().insert("x-request-id", request_id);
-    response
+    }
 }
