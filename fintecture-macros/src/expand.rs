@@ -64,11 +64,9 @@ fn generate(api: &Api) -> TokenStream {
                 syn::ReturnType::Type(_, ty) => ty,
                 syn::ReturnType::Default => continue,
             };
-            // A `Send` future, so callers can `tokio::spawn` it.
             func.sig.asyncness = None;
-            func.sig.output = syn::parse_quote! {
-                -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
-            };
+            let future = send_future(output);
+            func.sig.output = syn::parse_quote!(-> #future);
         }
     }
 
@@ -79,8 +77,7 @@ fn generate(api: &Api) -> TokenStream {
     let callers = api.endpoints.iter().map(|e| caller(e, &requests, &private));
     let requests_doc = format!(
         "Request builders for the endpoints of [`{trait_ident}`]: each turns its arguments into \
-         a [`Request`]({krate}::Request) without any I/O, to inspect or to send.",
-        krate = "fintecture_oauth"
+         a [`Request`](fintecture_oauth::Request) without any I/O, to inspect or to send."
     );
     quote! {
         #item
@@ -244,13 +241,18 @@ fn caller(endpoint: &Endpoint, requests: &syn::Ident, private: &TokenStream) -> 
         syn::ReturnType::Type(_, ty) => quote!(#ty),
         syn::ReturnType::Default => quote!(()),
     };
+    let future = send_future(&output);
     quote! {
-        fn #name(&self, #(#params),*)
-            -> impl ::core::future::Future<Output = #output> + ::core::marker::Send
-        {
+        fn #name(&self, #(#params),*) -> #future {
             #private::call::<#decoder, _>(self, #requests::#name(self, #(#idents),*))
         }
     }
+}
+
+/// The return type of a trait method and of its implementation: a `Send` future, so callers
+/// can `tokio::spawn` it.
+fn send_future(output: &impl quote::ToTokens) -> TokenStream {
+    quote!(impl ::core::future::Future<Output = #output> + ::core::marker::Send)
 }
 
 fn option(value: Option<TokenStream>) -> TokenStream {
