@@ -94,9 +94,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     match code {
         Some(code) => {
             println!("   redirect: ?code={code}&customer_id={customer_id}");
-            let ais = client.authorize(code, None).await?;
+            // A client bound to this customer: its AIS calls carry the customer's own token.
+            let customer = client.customer(customer_id);
+            let ais = customer.authorize(code, None).await?;
             println!("   POST /oauth/accesstoken (authorization_code) -> {ais}");
-            let accounts = client.accounts(customer_id).await?;
+            let accounts = customer.accounts(customer_id).await?;
             let count = accounts["data"].as_array().map_or(0, Vec::len);
             println!("   GET /ais/v1/customer/{customer_id}/accounts -> {count} account(s)");
 

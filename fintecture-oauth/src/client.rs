@@ -2,6 +2,7 @@
 //! the credentials endpoints ask for.
 
 use crate::auth::{ClientAuthMethod, Credentials};
+use crate::clock::{Clock, SystemClock};
 use crate::environment::Environment;
 use crate::error::{ApiError, BuildError, Error};
 use crate::request::{Auth, Request};
@@ -9,8 +10,8 @@ use crate::response::{RawResponse, read_capped};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::signature::{RequestSigner, SignRequests};
-use crate::token_manager::{DEFAULT_TOKEN_MARGIN, TokenManager};
-use crate::token_store::{MemoryTokenStore, TokenStore};
+use crate::token_manager::{DEFAULT_TOKEN_MARGIN, ManagerConfig, RefreshWindow, TokenManager};
+use crate::token_store::TokenStore;
 use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -27,12 +28,17 @@ pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 
 const USER_AGENT_VALUE: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
 
-/// A Fintecture API client. Cheap to clone: clones share one connection pool.
+/// A Fintecture API client. Cheap to clone: clones share one connection pool and one token
+/// manager.
 ///
-/// Endpoints declared with [`api`](crate::api) are implemented for it.
+/// Endpoints declared with [`api`](crate::api) are implemented for it. A client is bound to
+/// no customer; [`Client::customer`] gives one bound to a customer, whose `scope = "AIS"`
+/// calls carry that customer's token.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The customer whose grant AIS calls use, if bound.
+    customer: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -46,7 +52,7 @@ struct Inner {
     basic_header: Option<HeaderValue>,
     client_auth: ClientAuthMethod,
     bearer: Option<HeaderValue>,
-    tokens: Option<TokenManager>,
+    tokens: Option<Arc<TokenManager>>,
     default_scope: String,
     retry: RetryPolicy,
     /// Set when requests are to be signed (key configured, and the mode says so here).
@@ -67,6 +73,8 @@ impl Client {
             bearer: None,
             token_store: None,
             token_margin: DEFAULT_TOKEN_MARGIN,
+            refresh_window: RefreshWindow::default(),
+            clock: Arc::new(SystemClock),
             default_scope: Scope::Pis,
             retry: RetryPolicy::default(),
             signing_key: None,
@@ -77,6 +85,33 @@ impl Client {
             max_body: DEFAULT_MAX_BODY,
             allow_http: false,
         }
+    }
+
+    /// This client bound to one customer's grant: the same connection pool and token
+    /// manager, and `scope = "AIS"` calls carry this customer's token (from
+    /// [`authorize`](Client::authorize), renewed as needed). Cheap: one small allocation,
+    /// no I/O, nothing cached until the customer authorizes.
+    ///
+    /// ```
+    /// # use fintecture_oauth::{Client, Credentials, Environment};
+    /// # fn run() -> Result<(), fintecture_oauth::Error> {
+    /// let client = Client::builder(Environment::Sandbox)
+    ///     .credentials(Credentials::new("APP_ID", "APP_SECRET"))
+    ///     .build()?;
+    /// let customer = client.customer("customer-42");
+    /// assert_eq!(customer.customer_id(), Some("customer-42"));
+    /// # Ok(()) }
+    /// ```
+    pub fn customer(&self, customer_id: &str) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            customer: Some(customer_id.into()),
+        }
+    }
+
+    /// The customer this client is bound to, if any.
+    pub fn customer_id(&self) -> Option<&str> {
+        self.customer.as_deref()
     }
 
     /// The underlying reqwest client (its TLS set up as described in the README), for
@@ -112,7 +147,7 @@ impl Client {
         self.inner.basic_header.as_ref()
     }
 
-    pub(crate) fn token_manager(&self) -> Option<&TokenManager> {
+    pub(crate) fn token_manager(&self) -> Option<&Arc<TokenManager>> {
         self.inner.tokens.as_ref()
     }
 
@@ -126,22 +161,22 @@ impl Client {
         if let Some(token) = &self.inner.bearer {
             return self.send(request, Some(token.clone())).await;
         }
+        let endpoint = request.endpoint.name;
         if self.inner.tokens.is_none() {
-            let endpoint = request.endpoint.name;
             return Err(Error::Build(BuildError::NoBearer { endpoint }));
         }
         let scope = scope.unwrap_or(&self.inner.default_scope);
-        let hot = self.token_manager().and_then(|manager| manager.hot(scope));
-        let token = match hot {
+        let (manager, grant) = self.grant(endpoint, scope)?;
+        let token = match manager.hot(self, grant) {
             Some(token) => token,
-            None => self.cached_token(scope).await?,
+            None => manager.token(self, grant).await?,
         };
         // Kept for the one retry a 401 allows; the body is shared, not copied.
         let retry = request.clone();
         match self.send(request, Some(token.header.clone())).await {
             Err(error) if error.status() == Some(http::StatusCode::UNAUTHORIZED) => {
-                self.invalidate_token(scope, token.generation);
-                let token = self.cached_token(scope).await?;
+                manager.invalidate(grant, token.version);
+                let token = manager.token(self, grant).await?;
                 self.send(retry, Some(token.header)).await
             }
             other => other,
@@ -151,7 +186,7 @@ impl Client {
     /// Sends, retrying as the endpoint allows; each attempt has a tracing span with the
     /// endpoint, method, path template, status and duration, never a header value, a URL
     /// parameter or a body.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         request: Request,
         bearer: Option<HeaderValue>,
@@ -289,6 +324,7 @@ impl fmt::Debug for Client {
             .field("credentials", &self.inner.credentials)
             .field("client_auth", &self.inner.client_auth)
             .field("bearer", &self.inner.bearer.as_ref().map(|_| "[REDACTED]"))
+            .field("customer", &self.customer)
             .field("timeout", &self.inner.timeout)
             .field("max_body", &self.inner.max_body)
             .finish()
@@ -305,6 +341,8 @@ pub struct ClientBuilder {
     bearer: Option<SecretString>,
     token_store: Option<Arc<dyn TokenStore>>,
     token_margin: Duration,
+    refresh_window: RefreshWindow,
+    clock: Arc<dyn Clock>,
     default_scope: Scope,
     retry: RetryPolicy,
     signing_key: Option<SecretString>,
@@ -335,15 +373,31 @@ impl ClientBuilder {
         self
     }
 
-    /// Where the token manager caches tokens (in memory by default).
+    /// A store the token manager shares its tokens through, with other clients (and, for a
+    /// store that persists, other processes). Without one, tokens live in this client (and
+    /// its clones) only.
     pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
         self.token_store = Some(store);
         self
     }
 
-    /// How long before expiry a cached token stops being used (default 60 s).
+    /// How long before expiry a cached token stops being handed out (default 10 s, and at
+    /// most a quarter of the token's lifetime).
     pub fn token_margin(mut self, margin: Duration) -> Self {
         self.token_margin = margin;
+        self
+    }
+
+    /// When cached tokens are renewed in the background, ahead of expiry (by default the
+    /// larger of 60 s and 10% of their lifetime, with jitter).
+    pub fn refresh_window(mut self, window: RefreshWindow) -> Self {
+        self.refresh_window = window;
+        self
+    }
+
+    /// The wall clock of token records ([`SystemClock`] by default): for tests.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -471,21 +525,29 @@ impl ClientBuilder {
             }
             None => None,
         };
+        let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
+        let tokens = self.credentials.as_ref().map(|credentials| {
+            Arc::new(TokenManager::new(ManagerConfig {
+                environment: base_url_str.as_str().into(),
+                app_id: credentials.app_id().into(),
+                store: self.token_store,
+                clock: self.clock,
+                margin: self.token_margin,
+                window: self.refresh_window,
+                backoff: self.retry,
+            }))
+        });
         Ok(Client {
+            customer: None,
             inner: Arc::new(Inner {
                 http,
-                base_url_str: base_url.as_str().trim_end_matches('/').to_owned(),
+                base_url_str,
                 base_url,
                 default_headers,
                 basic_header,
                 client_auth: self.client_auth,
                 bearer,
-                tokens: self.credentials.is_some().then(|| {
-                    let store = self
-                        .token_store
-                        .unwrap_or_else(|| Arc::new(MemoryTokenStore::default()));
-                    TokenManager::new(store, self.token_margin)
-                }),
+                tokens,
                 credentials: self.credentials,
                 default_scope: self.default_scope.to_string(),
                 retry: self.retry,

@@ -60,29 +60,70 @@ pub enum Error {
     /// A successful response's body did not decode into the expected type.
     #[error(transparent)]
     Decode(Box<DecodeError>),
-    /// A bearer token could not be obtained. Every caller that waited on the same fetch
+    /// A bearer token could not be obtained. Every caller that waited on the same renewal
     /// gets this error; the next call tries again.
-    #[error("could not get a `{scope}` token{}", caused_by(source))]
+    #[error(
+        "could not get a `{scope}` token{}{}",
+        for_customer(customer),
+        token_cause(source)
+    )]
     Token {
         /// The scope asked for.
         scope: String,
-        /// Why, shared by every waiter.
+        /// The customer whose token it was, for a customer grant.
+        customer: Option<String>,
+        /// Why, shared by every waiter; `None` when the renewal panicked or was cancelled.
         #[source]
         source: Option<Arc<Error>>,
     },
-    /// The grant is dead (`invalid_grant` or 401 on a refresh, or no AIS authorization yet):
-    /// the user must authorize again. Never retried.
+    /// The grant is dead (`invalid_grant` or 401 on a refresh) or missing (a customer who
+    /// never authorized, or disconnected): the customer must consent again. Never retried.
     #[error(
-        "the `{scope}` authorization is missing or expired: re-authorize{}",
+        "the `{scope}` authorization{} is missing or expired: re-authorize{}",
+        for_customer(customer),
         caused_by(source)
     )]
     Reauthorize {
         /// The scope concerned.
         scope: String,
+        /// The customer who must authorize again, for a customer grant.
+        customer: Option<String>,
         /// The refresh error, if there was one.
         #[source]
         source: Option<Arc<Error>>,
     },
+    /// The server sent something no correct server sends (an access token that cannot be
+    /// a header value, say).
+    #[error("{endpoint}: the server sent {problem}")]
+    Protocol {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// What was wrong with it.
+        problem: &'static str,
+    },
+    /// The token store failed.
+    #[error("{}: {}", .0, with_causes_dyn(.0))]
+    Store(Arc<crate::token_store::StoreError>),
+    /// Getting a token needs a tokio runtime, and this call is not on one.
+    #[error("getting a token needs a tokio runtime: call from within one")]
+    NoRuntime,
+}
+
+fn for_customer(customer: &Option<String>) -> String {
+    customer
+        .as_ref()
+        .map(|customer| format!(" of customer `{customer}`"))
+        .unwrap_or_default()
+}
+
+fn with_causes_dyn(error: &crate::token_store::StoreError) -> String {
+    let mut text = Vec::new();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        text.push(error.to_string());
+        cause = error.source();
+    }
+    text.join(": ")
 }
 
 /// reqwest's message names the URL; the causes (connection refused, TLS, ...) say why.
@@ -102,6 +143,13 @@ fn caused_by(source: &Option<Arc<Error>>) -> String {
         .as_ref()
         .map(|error| format!(": {error}"))
         .unwrap_or_default()
+}
+
+fn token_cause(source: &Option<Arc<Error>>) -> String {
+    match source {
+        Some(_) => caused_by(source),
+        None => ": the token request did not complete (it panicked or was cancelled)".into(),
+    }
 }
 
 impl Error {
@@ -177,6 +225,12 @@ pub enum BuildError {
     /// The endpoint needs client credentials and the client has none.
     #[error("{endpoint}: needs client credentials; configure them with ClientBuilder::credentials")]
     NoCredentials {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+    },
+    /// The endpoint needs a customer's token (AIS) and the client is bound to no customer.
+    #[error("{endpoint}: needs a customer's token; call it on client.customer(customer_id)")]
+    NoCustomer {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
     },

@@ -70,6 +70,7 @@ extern crate self as fintecture_oauth;
 
 mod auth;
 mod client;
+mod clock;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 mod encode;
@@ -91,6 +92,7 @@ pub use auth::{ClientAuthMethod, Credentials};
 pub use client::{
     Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
+pub use clock::{Clock, SystemClock};
 pub use environment::Environment;
 pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail};
 pub use fintecture_macros::api;
@@ -105,8 +107,10 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use secret::{AuthorizationCode, RefreshToken};
 pub use signature::SignRequests;
 pub use token::{AccessToken, DEFAULT_EXPIRES_IN, TokenType};
-pub use token_manager::{CachedToken, DEFAULT_TOKEN_MARGIN, TokenManager};
-pub use token_store::{MemoryTokenStore, StoredToken, TokenStore};
+pub use token_manager::{CachedToken, DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow};
+pub use token_store::{
+    Grant, GrantKey, MemoryTokenStore, StoreError, StoreFuture, TokenRecord, TokenStore,
+};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "emulator"))]

@@ -184,3 +184,26 @@ impl Client {
             .await
     }
 }
+
+/// The token manager's way to the token endpoints: the requests the macro builds, sent
+/// without the bearer-token layer (these endpoints authenticate the app, not a grant), so a
+/// renewal never calls back into the manager.
+impl crate::token_manager::TokenEndpoint for Client {
+    async fn client_credentials(&self, scope: Scope) -> Result<AccessToken, Error> {
+        let app_id = self
+            .credentials()
+            .ok_or(Error::Build(BuildError::NoCredentials {
+                endpoint: "OAuth::create_access_token",
+            }))?
+            .app_id();
+        let grant = AccessTokenGrant::client_credentials(app_id, scope);
+        let request = OAuthRequests::create_access_token(self, &grant)?;
+        self.send(request, None).await?.json()
+    }
+
+    async fn refresh(&self, refresh_token: RefreshToken) -> Result<AccessToken, Error> {
+        let request =
+            OAuthRequests::create_refresh_token(self, &RefreshTokenGrant::new(refresh_token))?;
+        self.send(request, None).await?.json()
+    }
+}

@@ -48,15 +48,21 @@ impl RetryPolicy {
 
     /// Exponential backoff with jitter: a random point in the upper half of the window, so
     /// that many clients failing together do not come back together.
-    fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let window = self
             .base_delay
             .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
             .min(self.max_delay);
-        let random = RandomState::new().hash_one(attempt);
         let half = window / 2;
-        half + half.mul_f64((random % 1_000) as f64 / 1_000.0)
+        half + random_below(half)
     }
+}
+
+/// A random duration from zero to `limit`, in thousandths of it: jitter, so that many
+/// clients that fail or renew together do not come back together.
+pub(crate) fn random_below(limit: Duration) -> Duration {
+    let random = RandomState::new().hash_one(std::thread::current().id());
+    limit.mul_f64((random % 1_000) as f64 / 1_000.0)
 }
 
 /// `Retry-After` as seconds or an HTTP date.

@@ -1,46 +1,236 @@
-//! Cached, single-flight, rotation-safe bearer tokens.
+//! Cached, single-flight, rotation-safe bearer tokens, one per grant, renewed ahead of
+//! expiry.
 //!
-//! A cached token is read without I/O and without any lock: the tokens in use are mirrored
-//! from the [`TokenStore`] in an `ArcSwap`, whose reads write no shared memory, so readers
-//! on several cores do not slow each other down.
-//! When one is needed, exactly one fetch runs per scope, in a task of its own (a cancelled
-//! caller cannot abort a refresh on the wire), and every waiter gets its result.
+//! Each grant (the app's for a scope, or one customer's) has a slot holding its current
+//! token. Reads take no lock and do no I/O: the app's tokens are mirrored in an `ArcSwap`,
+//! and each thread keeps its own copy of the header, revalidated by one read-only atomic
+//! load; a customer's token is one map lookup away.
+//!
+//! A token is handed out until a small margin before it expires. Once it enters its refresh
+//! window, the first caller starts one renewal in a task of its own and every caller keeps
+//! the current token; callers wait only when no valid token exists. A renewal that fails
+//! while the token is valid is retried with backoff; it never replaces a valid token.
+//! Whatever way a renewal task ends (success, error, panic, cancellation), a guard clears
+//! the grant's in-flight state and answers its waiters, so nothing wedges.
 
-use crate::error::Error;
+use crate::clock::Clock;
+use crate::error::{BuildError, Error};
+use crate::retry::{RetryPolicy, random_below};
 use crate::scope::Scope;
 use crate::secret::{AuthorizationCode, RefreshToken};
 use crate::token::AccessToken;
-use crate::token_store::{StoredToken, TokenStore};
+use crate::token_store::{Grant, GrantKey, StoreError, TokenRecord, TokenStore};
 use crate::{Client, ExposeSecret};
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use http::HeaderValue;
+use secrecy::SecretString;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// How long before expiry a token stops being handed out, by default.
-pub const DEFAULT_TOKEN_MARGIN: Duration = Duration::from_secs(60);
+/// How long before expiry a token stops being handed out, by default: long enough for a
+/// request to reach the server before the token dies on the way.
+pub const DEFAULT_TOKEN_MARGIN: Duration = Duration::from_secs(10);
 
-/// The outcome of one fetch, shared by all its waiters.
-type Shared = Option<Result<Arc<StoredToken>, Arc<Error>>>;
+/// The longest lifetime a token is trusted for: a longer `expires_in` counts as this.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// When tokens are renewed: this long before they expire, plus a random jitter, so that
+/// many processes holding the same kind of token do not all renew at the same instant.
+///
+/// By default the larger of 60 s and 10% of the token's lifetime, plus up to half as much
+/// again at random. Never more than half the lifetime, so a short-lived token is not
+/// renewed as soon as it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefreshWindow {
+    minimum: Duration,
+    lifetime_percent: u32,
+    jitter_percent: u32,
+}
+
+impl Default for RefreshWindow {
+    fn default() -> Self {
+        RefreshWindow::new(Duration::from_secs(60), 10)
+    }
+}
+
+impl RefreshWindow {
+    /// Renew `max(minimum, lifetime_percent% of the lifetime)` before expiry (percentages
+    /// above 100 count as 100), with the default jitter of 50% of that.
+    pub const fn new(minimum: Duration, lifetime_percent: u32) -> Self {
+        RefreshWindow {
+            minimum,
+            lifetime_percent,
+            jitter_percent: 50,
+        }
+    }
+
+    /// The largest random extra, as a percentage of the window (0 for none).
+    pub const fn with_jitter_percent(mut self, jitter_percent: u32) -> Self {
+        self.jitter_percent = jitter_percent;
+        self
+    }
+
+    /// How long before expiry to renew a token of this lifetime.
+    fn ahead(&self, lifetime: Duration) -> Duration {
+        let window = self.minimum.max(percent(lifetime, self.lifetime_percent));
+        let jitter = random_below(percent(window, self.jitter_percent));
+        window.saturating_add(jitter).min(lifetime / 2)
+    }
+}
+
+fn percent(duration: Duration, percent: u32) -> Duration {
+    duration / 100 * percent.min(100)
+}
+
+/// The grant a call needs, borrowed: no allocation on the hot path.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum GrantRef<'a> {
+    App(&'a str),
+    Customer(&'a str),
+}
+
+impl GrantRef<'_> {
+    fn to_grant(self) -> Grant {
+        match self {
+            GrantRef::App(scope) => Grant::App {
+                scope: scope.to_owned(),
+            },
+            GrantRef::Customer(customer_id) => Grant::Customer {
+                customer_id: customer_id.to_owned(),
+            },
+        }
+    }
+}
+
+/// What the token manager asks of the token endpoints, and nothing more: renewals call
+/// this, never a whole endpoint that could call back into the manager.
+pub(crate) trait TokenEndpoint: Clone + Send + Sync + 'static {
+    /// Requests a token with the app's client credentials.
+    fn client_credentials(
+        &self,
+        scope: Scope,
+    ) -> impl Future<Output = Result<AccessToken, Error>> + Send;
+
+    /// Renews a token with its refresh token.
+    fn refresh(
+        &self,
+        refresh_token: RefreshToken,
+    ) -> impl Future<Output = Result<AccessToken, Error>> + Send;
+}
+
+/// A token in use, in monotonic time.
+struct Token {
+    /// `Bearer …`, marked sensitive.
+    header: HeaderValue,
+    /// When the server stops accepting it.
+    expires_at: Instant,
+    /// When it stops being handed out (a margin before `expires_at`).
+    valid_until: Instant,
+    /// When its renewal starts.
+    refresh_at: Instant,
+    /// Its wall-clock times, for the store.
+    issued_wall: SystemTime,
+    expires_wall: SystemTime,
+    refresh_token: Option<RefreshToken>,
+    version: u64,
+}
+
+impl Token {
+    /// The record a store keeps.
+    fn record(&self) -> TokenRecord {
+        TokenRecord {
+            access_token: SecretString::from(bearer_text(&self.header).to_owned()),
+            refresh_token: self.refresh_token.clone(),
+            issued_at: self.issued_wall,
+            expires_at: self.expires_wall,
+            version: self.version,
+        }
+    }
+
+    /// A copy that is no longer handed out (after a 401) but keeps its refresh token.
+    fn stale(&self) -> Token {
+        let now = Instant::now();
+        Token {
+            header: self.header.clone(),
+            valid_until: now,
+            refresh_at: now,
+            refresh_token: self.refresh_token.clone(),
+            ..*self
+        }
+    }
+
+    /// A copy whose grant is dead: handed out until it expires, never renewed.
+    fn orphan(&self) -> Token {
+        Token {
+            header: self.header.clone(),
+            refresh_at: self.valid_until,
+            refresh_token: None,
+            ..*self
+        }
+    }
+}
+
+/// The outcome of one renewal, shared by all its waiters.
+type Outcome = Option<Result<Arc<Token>, Arc<Error>>>;
+
+/// One grant's token and renewal.
+struct Slot {
+    grant: Grant,
+    token: ArcSwapOption<Token>,
+    /// The renewal on the way, if any; waiters subscribe to its outcome.
+    flight: Mutex<Option<watch::Receiver<Outcome>>>,
+    /// Whether a renewal is on the way: the hot path's check, without the lock.
+    busy: AtomicBool,
+}
+
+impl Slot {
+    fn new(grant: Grant) -> Arc<Slot> {
+        Arc::new(Slot {
+            grant,
+            token: ArcSwapOption::empty(),
+            flight: Mutex::new(None),
+            busy: AtomicBool::new(false),
+        })
+    }
+
+    fn customer_id(&self) -> Option<&str> {
+        match &self.grant {
+            Grant::Customer { customer_id } => Some(customer_id),
+            Grant::App { .. } => None,
+        }
+    }
+
+    fn scope(&self) -> &str {
+        match &self.grant {
+            Grant::App { scope } => scope,
+            Grant::Customer { .. } => "AIS",
+        }
+    }
+}
 
 /// Gets, caches and renews the bearer tokens of one client.
-pub struct TokenManager {
-    store: Arc<dyn TokenStore>,
+pub(crate) struct TokenManager {
+    environment: Arc<str>,
+    app_id: Arc<str>,
+    store: Option<Arc<dyn TokenStore>>,
+    clock: Arc<dyn Clock>,
     margin: Duration,
-    /// One entry per scope whose fetch is on the wire.
-    inflight: Mutex<HashMap<String, watch::Receiver<Shared>>>,
-    generations: AtomicU64,
-    /// The tokens of this app in use, by scope: a handful, so a scan beats hashing.
-    hot: ArcSwap<Vec<(Box<str>, Arc<StoredToken>)>>,
-    /// Bumped after every change of `hot`, so threads know when their copies are stale.
+    window: RefreshWindow,
+    backoff: RetryPolicy,
+    /// The app's grants, by scope: a handful, so a scan beats hashing.
+    apps: ArcSwap<Vec<(Box<str>, Arc<Slot>)>>,
+    /// Serializes adding app slots (reads never take it).
+    apps_write: Mutex<()>,
+    customers: RwLock<HashMap<Box<str>, Arc<Slot>>>,
+    /// Bumped after every change of an app token, so threads know when their copies are
+    /// stale.
     epoch: AtomicU64,
     /// Tells managers apart in the per-thread copies.
     id: u64,
@@ -51,7 +241,7 @@ static NEXT_MANAGER_ID: AtomicU64 = AtomicU64::new(0);
 /// How many header copies a thread keeps (one per manager and scope in use, typically).
 const LOCAL_COPIES: usize = 8;
 
-/// A thread's copy of a hot token.
+/// A thread's copy of an app token.
 struct LocalToken {
     manager: u64,
     scope: Box<str>,
@@ -60,34 +250,158 @@ struct LocalToken {
 }
 
 thread_local! {
-    /// Each thread's own copies of the tokens it hands out: reading a shared one would make
-    /// every read touch shared memory (a lock, a reference count), and readers on several
-    /// cores would contend for it.
+    /// Each thread's own copies of the app tokens it hands out: reading a shared one would
+    /// make every read touch shared memory (a lock, a reference count), and readers on
+    /// several cores would contend for it.
     static LOCAL_TOKENS: RefCell<Vec<LocalToken>> = const { RefCell::new(Vec::new()) };
 }
 
+/// How a token manager is set up.
+pub(crate) struct ManagerConfig {
+    pub(crate) environment: Arc<str>,
+    pub(crate) app_id: Arc<str>,
+    pub(crate) store: Option<Arc<dyn TokenStore>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) margin: Duration,
+    pub(crate) window: RefreshWindow,
+    pub(crate) backoff: RetryPolicy,
+}
+
 impl TokenManager {
-    pub(crate) fn new(store: Arc<dyn TokenStore>, margin: Duration) -> Self {
+    pub(crate) fn new(config: ManagerConfig) -> Self {
         TokenManager {
-            store,
-            margin,
-            inflight: Mutex::new(HashMap::new()),
-            generations: AtomicU64::new(0),
-            hot: ArcSwap::from_pointee(Vec::new()),
+            environment: config.environment,
+            app_id: config.app_id,
+            store: config.store,
+            clock: config.clock,
+            margin: config.margin,
+            window: config.window,
+            backoff: config.backoff,
+            apps: ArcSwap::from_pointee(Vec::new()),
+            apps_write: Mutex::new(()),
+            customers: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             id: NEXT_MANAGER_ID.fetch_add(1, Ordering::Relaxed),
         }
     }
 
-    fn is_fresh(&self, token: &StoredToken) -> bool {
-        Instant::now() + self.margin < token.expires_at
+    fn key(&self, grant: &Grant) -> GrantKey {
+        GrantKey {
+            environment: self.environment.clone(),
+            app_id: self.app_id.clone(),
+            grant: grant.clone(),
+        }
     }
 
-    /// The hot path: the token in use for `scope`, if it has more than the margin left.
-    /// This thread's copy serves while the hot set has not changed (same epoch): one
-    /// read-only atomic load, no shared write.
-    pub(crate) fn hot(&self, scope: &str) -> Option<CachedToken> {
-        // The epoch is read before the hot set: a copy is never newer than its label.
+    fn app_slot(&self, scope: &str) -> Option<Arc<Slot>> {
+        let apps = self.apps.load();
+        let (_, slot) = apps.iter().find(|(name, _)| **name == *scope)?;
+        Some(slot.clone())
+    }
+
+    fn customer_slot(&self, customer_id: &str) -> Option<Arc<Slot>> {
+        let customers = self
+            .customers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        customers.get(customer_id).cloned()
+    }
+
+    fn slot(&self, grant: GrantRef<'_>) -> Option<Arc<Slot>> {
+        match grant {
+            GrantRef::App(scope) => self.app_slot(scope),
+            GrantRef::Customer(customer_id) => self.customer_slot(customer_id),
+        }
+    }
+
+    /// The slot of `grant`, created when missing.
+    fn slot_or_new(&self, grant: GrantRef<'_>) -> Arc<Slot> {
+        match grant {
+            GrantRef::App(scope) => {
+                let _adding = self
+                    .apps_write
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if let Some(slot) = self.app_slot(scope) {
+                    return slot;
+                }
+                let slot = Slot::new(grant.to_grant());
+                let mut apps = Vec::clone(&self.apps.load());
+                apps.push((scope.into(), slot.clone()));
+                self.apps.store(Arc::new(apps));
+                slot
+            }
+            GrantRef::Customer(customer_id) => {
+                let mut customers = self
+                    .customers
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                customers
+                    .entry(customer_id.into())
+                    .or_insert_with(|| Slot::new(grant.to_grant()))
+                    .clone()
+            }
+        }
+    }
+
+    /// Drops a customer's slot once it holds no token (a dead or missing grant), so that
+    /// customers who are gone cost no memory.
+    fn drop_if_empty(&self, slot: &Arc<Slot>) {
+        let Some(customer_id) = slot.customer_id() else {
+            return;
+        };
+        let mut customers = self
+            .customers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ours = customers
+            .get(customer_id)
+            .is_some_and(|current| Arc::ptr_eq(current, slot));
+        if ours && slot.token.load().is_none() && !slot.busy.load(Ordering::Acquire) {
+            customers.remove(customer_id);
+        }
+    }
+
+    /// How many customer grants are cached.
+    pub(crate) fn customer_count(&self) -> usize {
+        self.customers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// The hot path: the token of `grant` if it is still handed out. No I/O, no lock for
+    /// app grants; starts the renewal in the background once the token is in its refresh
+    /// window (when a tokio runtime is there to run it).
+    pub(crate) fn hot<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        grant: GrantRef<'_>,
+    ) -> Option<CachedToken> {
+        let token = match grant {
+            GrantRef::App(scope) => self.hot_app(scope)?,
+            GrantRef::Customer(customer_id) => {
+                CachedToken::shared(self.customer_slot(customer_id)?.token.load().as_deref()?)
+            }
+        };
+        let now = Instant::now();
+        if now >= token.valid_until {
+            return None;
+        }
+        if now >= token.refresh_at
+            && let Some(slot) = self.slot(grant)
+            && !slot.busy.load(Ordering::Acquire)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            drop(self.flight(endpoint, &slot, &runtime));
+        }
+        Some(token)
+    }
+
+    /// An app token from this thread's copy while the app tokens have not changed (same
+    /// epoch): one read-only atomic load, no shared write.
+    fn hot_app(&self, scope: &str) -> Option<CachedToken> {
+        // The epoch is read before the tokens: a copy is never newer than its label.
         let epoch = self.epoch.load(Ordering::Acquire);
         let local = LOCAL_TOKENS.try_with(|copies| {
             let copies = copies.borrow();
@@ -96,18 +410,16 @@ impl TokenManager {
                 .find(|c| c.manager == self.id && *c.scope == *scope)?;
             (copy.epoch == epoch).then(|| copy.token.clone())
         });
-        let token = match local {
-            Ok(Some(token)) => token,
-            _ => self.refresh_local(scope, epoch)?,
-        };
-        (Instant::now() + self.margin < token.expires_at).then_some(token)
+        match local {
+            Ok(Some(token)) => Some(token),
+            _ => self.copy_app_token(scope, epoch),
+        }
     }
 
-    /// Reads the hot set and keeps this thread's copy of the token for `scope`.
-    fn refresh_local(&self, scope: &str, epoch: u64) -> Option<CachedToken> {
-        let hot = self.hot.load();
-        let (_, stored) = hot.iter().find(|(name, _)| **name == *scope)?;
-        let token = CachedToken::of(stored);
+    /// Reads an app token and keeps this thread's copy of it.
+    fn copy_app_token(&self, scope: &str, epoch: u64) -> Option<CachedToken> {
+        let slot = self.app_slot(scope)?;
+        let token = CachedToken::owned(slot.token.load().as_deref()?);
         let _ = LOCAL_TOKENS.try_with(|copies| {
             let mut copies = copies.borrow_mut();
             copies.retain(|c| !(c.manager == self.id && *c.scope == *scope));
@@ -124,201 +436,433 @@ impl TokenManager {
         Some(token)
     }
 
-    /// The slow path's check: the hot token, else the store's (another client sharing the
-    /// store may have fetched one), which then becomes the hot one.
-    fn fresh(&self, app_id: &str, scope: &str) -> Option<CachedToken> {
-        self.hot(scope).or_else(|| {
-            let token = self.store.get(app_id, scope).filter(|t| self.is_fresh(t))?;
-            self.remember(scope, Some(token.clone()));
-            Some(CachedToken::of(&token))
-        })
-    }
-
-    /// Replaces (or, with `None`, drops) the hot token of `scope`.
-    fn remember(&self, scope: &str, token: Option<Arc<StoredToken>>) {
-        self.hot.rcu(|current| {
-            let mut next: Vec<_> = current
-                .iter()
-                .filter(|(name, _)| **name != *scope)
-                .cloned()
-                .collect();
-            if let Some(token) = &token {
-                next.push((scope.into(), token.clone()));
-            }
-            next
-        });
-        self.epoch.fetch_add(1, Ordering::Release);
-    }
-
-    /// Stores a token, in the store and as the hot one.
-    fn save(&self, app_id: &str, scope: &str, token: Arc<StoredToken>) {
-        self.store.put(app_id, scope, token.clone());
-        self.remember(scope, Some(token));
-    }
-
-    /// Forgets a dead grant.
-    fn forget(&self, app_id: &str, scope: &str) {
-        self.store.remove(app_id, scope);
-        self.remember(scope, None);
-    }
-
-    /// A token for `scope`: the cached one, or one fetched (once, whoever else asks).
-    pub(crate) async fn token(
-        &self,
-        client: &Client,
-        app_id: &str,
-        scope: &str,
+    /// A token for `grant`: the cached one, else the outcome of its renewal (one, however
+    /// many callers ask at the same time).
+    ///
+    /// # Errors
+    /// When the renewal fails (every waiter gets the same error), the grant is dead or
+    /// missing ([`Error::Reauthorize`]), or there is no tokio runtime to renew on.
+    pub(crate) async fn token<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        grant: GrantRef<'_>,
     ) -> Result<CachedToken, Error> {
-        if let Some(token) = self.hot(scope) {
+        if let Some(token) = self.hot(endpoint, grant) {
             return Ok(token);
         }
-        let mut receiver = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            // A fetch may have finished between the check above and taking the lock.
-            if let Some(token) = self.fresh(app_id, scope) {
-                return Ok(token);
-            }
-            match inflight.get(scope) {
-                Some(receiver) => receiver.clone(),
-                None => {
-                    let (sender, receiver) = watch::channel(None);
-                    inflight.insert(scope.to_owned(), receiver.clone());
-                    tokio::spawn(fetch(
-                        client.clone(),
-                        app_id.to_owned(),
-                        scope.to_owned(),
-                        sender,
-                    ));
-                    receiver
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let slot = self.slot_or_new(grant);
+        let mut receiver = self.flight(endpoint, &slot, &runtime);
+        let outcome = match receiver.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone(),
+            // The guard always answers before the sender goes; this is its fallback.
+            Err(_) => None,
+        };
+        match outcome {
+            Some(Ok(token)) => Ok(CachedToken::shared(&token)),
+            Some(Err(error)) => Err(shared_error(&slot, &error)),
+            None => Err(unfinished(&slot)),
+        }
+    }
+
+    /// The renewal of `slot`: the one on the way, else a new one. A renewal that finished
+    /// since the caller looked left a valid token, which the new one then finds at once.
+    fn flight<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+        runtime: &tokio::runtime::Handle,
+    ) -> watch::Receiver<Outcome> {
+        let mut flight = slot.flight.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(receiver) = &*flight {
+            return receiver.clone();
+        }
+        let (sender, receiver) = watch::channel(None);
+        *flight = Some(receiver.clone());
+        slot.busy.store(true, Ordering::Release);
+        let guard = FlightGuard {
+            manager: self.clone(),
+            slot: slot.clone(),
+            sender,
+            released: false,
+        };
+        runtime.spawn(fly(guard, endpoint.clone()));
+        receiver
+    }
+
+    /// Renews `slot` until it has a new token, retrying with backoff while its current
+    /// token is still valid; the error once none is.
+    async fn renew_with_backoff<E: TokenEndpoint>(
+        &self,
+        endpoint: &E,
+        slot: &Slot,
+    ) -> Result<Arc<Token>, Error> {
+        let mut attempt = 0;
+        loop {
+            let error = match self.renew(endpoint, slot).await {
+                Ok(token) => return Ok(token),
+                Err(error @ Error::Reauthorize { .. }) => return Err(error),
+                Err(error) => error,
+            };
+            let delay = self.backoff.backoff(attempt);
+            let valid = slot.token.load().as_ref().map(|t| t.valid_until);
+            match valid.zip(Instant::now().checked_add(delay)) {
+                Some((valid_until, retry_at)) if retry_at < valid_until => {
+                    tracing::warn!(
+                        grant = %self.key(&slot.grant),
+                        attempt,
+                        error = %error,
+                        "token renewal failed; the current token stays in use"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt = attempt.saturating_add(1);
                 }
+                _ => return Err(error),
+            }
+        }
+    }
+
+    /// One renewal: a newer token from the store if another client saved one, else the
+    /// token endpoint (refresh token if there is one, else client credentials for an app
+    /// grant). The new token is saved to the store before anyone gets it.
+    async fn renew<E: TokenEndpoint>(
+        &self,
+        endpoint: &E,
+        slot: &Slot,
+    ) -> Result<Arc<Token>, Error> {
+        let current = slot.token.load_full();
+        let mut version = current.as_ref().map_or(0, |t| t.version);
+        let mut refresh_token = current.as_ref().and_then(|t| t.refresh_token.clone());
+        let key = self.key(&slot.grant);
+        if let Some(store) = &self.store {
+            let record = store.load(&key).await.map_err(store_error)?;
+            if let Some(record) = record.filter(|r| r.version > version || current.is_none()) {
+                if let Some(token) = self.adopt(&record) {
+                    return Ok(self.install(slot, token));
+                }
+                version = version.max(record.version);
+                refresh_token = record.refresh_token.or(refresh_token);
+            }
+        }
+        let sent_at = Instant::now();
+        let sent_wall = self.clock.now();
+        let fetched = match (&slot.grant, refresh_token) {
+            (_, Some(refresh_token)) => match endpoint.refresh(refresh_token).await {
+                Err(error) if is_terminal(&error) => {
+                    self.bury(slot, &key).await;
+                    return Err(Error::Reauthorize {
+                        scope: slot.scope().to_owned(),
+                        customer: slot.customer_id().map(str::to_owned),
+                        source: Some(Arc::new(error)),
+                    });
+                }
+                other => other?,
+            },
+            (Grant::App { scope }, None) => {
+                let scope: Scope = scope.parse().unwrap_or_else(|never| match never {});
+                endpoint.client_credentials(scope).await?
+            }
+            (Grant::Customer { customer_id }, None) => {
+                return Err(Error::Reauthorize {
+                    scope: slot.scope().to_owned(),
+                    customer: Some(customer_id.clone()),
+                    source: None,
+                });
             }
         };
-        let outcome = receiver
-            .wait_for(Option::is_some)
-            .await
-            .map_err(|_| Error::Token {
-                scope: scope.to_owned(),
-                source: None,
-            })?
-            .clone();
-        match outcome {
-            Some(Ok(token)) => Ok(CachedToken::of(&token)),
-            Some(Err(error)) => Err(shared_error(scope, error)),
-            None => Err(Error::Token {
-                scope: scope.to_owned(),
-                source: None,
-            }),
-        }
+        let previous_refresh = current.as_ref().and_then(|t| t.refresh_token.clone());
+        let token = self.fetched(&fetched, sent_at, sent_wall, version, previous_refresh)?;
+        self.save(&key, &token).await;
+        Ok(self.install(slot, token))
     }
 
-    /// Makes the token of this generation stale (after a 401), keeping its refresh token.
-    pub(crate) fn invalidate(&self, app_id: &str, scope: &str, generation: u64) {
-        if let Some(token) = self.store.get(app_id, scope)
-            && token.generation == generation
-        {
-            let mut stale = StoredToken::clone(&token);
-            stale.expires_at = Instant::now();
-            self.save(app_id, scope, Arc::new(stale));
-        }
-    }
-
-    /// Caches a token obtained outside the manager (an authorization-code exchange).
-    pub(crate) fn insert(
+    /// A token received from the token endpoint, its lifetime bounded and counted from when
+    /// the request was sent.
+    fn fetched(
         &self,
-        app_id: &str,
-        scope: &str,
-        token: &AccessToken,
+        fetched: &AccessToken,
         sent_at: Instant,
-    ) -> Result<Arc<StoredToken>, Error> {
-        let stored = Arc::new(self.stored(token, sent_at, None)?);
-        self.save(app_id, scope, stored.clone());
-        Ok(stored)
-    }
-
-    fn stored(
-        &self,
-        token: &AccessToken,
-        sent_at: Instant,
+        sent_wall: SystemTime,
+        previous_version: u64,
         previous_refresh: Option<RefreshToken>,
-    ) -> Result<StoredToken, Error> {
-        let mut header =
-            HeaderValue::try_from(format!("Bearer {}", token.access_token.expose_secret()))
-                .map_err(|_| {
-                    Error::Config("the access token is not a valid header value".into())
-                })?;
-        header.set_sensitive(true);
-        Ok(StoredToken {
+    ) -> Result<Token, Error> {
+        let lifetime = fetched.lifetime().min(MAX_TOKEN_LIFETIME);
+        let expires_wall = sent_wall.checked_add(lifetime).ok_or(Error::Protocol {
+            endpoint: TOKEN_ENDPOINT,
+            problem: "a token whose expiry is past the end of time",
+        })?;
+        let header = bearer_header(fetched.access_token.expose_secret())?;
+        self.schedule(Parts {
             header,
-            expires_at: sent_at + token.lifetime(),
+            issued_wall: sent_wall,
+            expires_wall,
+            expires_at: sent_at.checked_add(lifetime),
             // The service invalidates the old refresh token when it sends a new one; when it
             // sends none, the old one is still the one to use.
-            refresh_token: token.refresh_token.clone().or(previous_refresh),
-            generation: self.generations.fetch_add(1, Ordering::Relaxed) + 1,
+            refresh_token: fetched.refresh_token.clone().or(previous_refresh),
+            version: previous_version.saturating_add(1),
         })
+    }
+
+    /// A record from the store as a token in use, if it is valid and still fresh.
+    fn adopt(&self, record: &TokenRecord) -> Option<Token> {
+        let remaining = record
+            .expires_at
+            .duration_since(self.clock.now())
+            .ok()?
+            .min(MAX_TOKEN_LIFETIME);
+        let header = bearer_header(record.access_token.expose_secret()).ok()?;
+        let token = self
+            .schedule(Parts {
+                header,
+                issued_wall: record.issued_at,
+                expires_wall: record.expires_at,
+                expires_at: Instant::now().checked_add(remaining),
+                refresh_token: record.refresh_token.clone(),
+                version: record.version,
+            })
+            .ok()?;
+        (Instant::now() < token.valid_until).then_some(token)
+    }
+
+    /// Works out when a token stops being handed out and when it is renewed.
+    fn schedule(&self, parts: Parts) -> Result<Token, Error> {
+        let expires_at = parts.expires_at.ok_or(Error::Protocol {
+            endpoint: TOKEN_ENDPOINT,
+            problem: "a token whose expiry is past the end of time",
+        })?;
+        let lifetime = parts
+            .expires_wall
+            .duration_since(parts.issued_wall)
+            .unwrap_or_default()
+            .min(MAX_TOKEN_LIFETIME);
+        let before = |ahead: Duration| expires_at.checked_sub(ahead).unwrap_or(expires_at);
+        let valid_until = before(self.margin.min(lifetime / 4));
+        let refresh_at = before(self.window.ahead(lifetime)).min(valid_until);
+        Ok(Token {
+            header: parts.header,
+            expires_at,
+            valid_until,
+            refresh_at,
+            issued_wall: parts.issued_wall,
+            expires_wall: parts.expires_wall,
+            refresh_token: parts.refresh_token,
+            version: parts.version,
+        })
+    }
+
+    /// Saves a token to the store; a failure leaves it in memory, where it still serves.
+    async fn save(&self, key: &GrantKey, token: &Token) {
+        if let Some(store) = &self.store
+            && let Err(error) = store.save(key, &token.record()).await
+        {
+            tracing::warn!(grant = %key, error = %error, "could not save a token to the store");
+        }
+    }
+
+    /// Makes `token` the grant's current one, unless a newer one arrived meanwhile (an
+    /// authorization during a refresh): the newest wins, and is returned.
+    fn install(&self, slot: &Slot, token: Token) -> Arc<Token> {
+        let token = Arc::new(token);
+        let mut installed = token.clone();
+        slot.token.rcu(|current| match current {
+            Some(current) if current.version > token.version => {
+                installed = current.clone();
+                Some(current.clone())
+            }
+            _ => {
+                installed = token.clone();
+                Some(token.clone())
+            }
+        });
+        self.changed(slot);
+        installed
+    }
+
+    /// A dead grant (`invalid_grant` or 401 on a refresh): its token, if still valid, is
+    /// handed out until it expires but never renewed; the store forgets the grant.
+    async fn bury(&self, slot: &Slot, key: &GrantKey) {
+        slot.token.rcu(|current| {
+            current
+                .as_ref()
+                .filter(|t| Instant::now() < t.valid_until)
+                .map(|t| Arc::new(t.orphan()))
+        });
+        self.changed(slot);
+        if let Some(store) = &self.store
+            && let Err(error) = store.remove(key).await
+        {
+            tracing::warn!(grant = %key, error = %error, "could not remove a dead grant from the store");
+        }
+    }
+
+    fn changed(&self, slot: &Slot) {
+        if let Grant::App { .. } = slot.grant {
+            self.epoch.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Stops handing out the token of this version (after a 401), keeping its refresh
+    /// token; a newer one is left alone.
+    pub(crate) fn invalidate(&self, grant: GrantRef<'_>, version: u64) {
+        let Some(slot) = self.slot(grant) else {
+            return;
+        };
+        slot.token.rcu(|current| match current {
+            Some(token) if token.version == version => Some(Arc::new(token.stale())),
+            other => other.clone(),
+        });
+        self.changed(&slot);
+    }
+
+    /// Caches a customer's token from an authorization-code exchange, above any version
+    /// the grant had.
+    async fn authorized(
+        &self,
+        customer_id: &str,
+        fetched: &AccessToken,
+        sent_at: Instant,
+        sent_wall: SystemTime,
+    ) -> Result<(), Error> {
+        let slot = self.slot_or_new(GrantRef::Customer(customer_id));
+        let key = self.key(&slot.grant);
+        let mut version = slot.token.load().as_ref().map_or(0, |t| t.version);
+        // The code is used up: whatever the store says, the token is kept.
+        if let Some(store) = &self.store {
+            match store.load(&key).await {
+                Ok(record) => version = version.max(record.map_or(0, |r| r.version)),
+                Err(error) => {
+                    tracing::warn!(grant = %key, error = %error, "could not read the token store")
+                }
+            }
+        }
+        let token = self.fetched(fetched, sent_at, sent_wall, version, None)?;
+        self.save(&key, &token).await;
+        self.install(&slot, token);
+        Ok(())
+    }
+
+    /// Forgets a customer's grant, here and in the store.
+    async fn disconnect(&self, customer_id: &str) -> Result<(), Error> {
+        let removed = self
+            .customers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(customer_id);
+        if let Some(slot) = removed {
+            slot.token.store(None);
+        }
+        if let Some(store) = &self.store {
+            let grant = Grant::Customer {
+                customer_id: customer_id.to_owned(),
+            };
+            store.remove(&self.key(&grant)).await.map_err(store_error)?;
+        }
+        Ok(())
     }
 }
 
-/// The fetch task: refresh if there is a refresh token, else client credentials (not for
-/// AIS, which needs a new authorization). Stores the token before releasing the waiters.
-///
-/// Boxed with a declared `Send` type: the fetch calls the token endpoints, whose futures
-/// contain this manager's, and the compiler cannot infer `Send` through that cycle.
-fn fetch(
-    client: Client,
-    app_id: String,
-    scope: String,
-    sender: watch::Sender<Shared>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move { fetch_and_share(&client, &app_id, &scope, sender).await })
+/// The endpoint named in errors about what the token endpoint sent.
+const TOKEN_ENDPOINT: &str = "OAuth::create_access_token";
+
+/// What a token is made of, before its refresh times are worked out.
+struct Parts {
+    header: HeaderValue,
+    issued_wall: SystemTime,
+    expires_wall: SystemTime,
+    expires_at: Option<Instant>,
+    refresh_token: Option<RefreshToken>,
+    version: u64,
 }
 
-async fn fetch_and_share(
-    client: &Client,
-    app_id: &str,
-    scope: &str,
-    sender: watch::Sender<Shared>,
-) {
-    let Some(manager) = client.token_manager() else {
-        return;
-    };
-    let previous = manager.store.get(app_id, scope);
-    let previous_refresh = previous.and_then(|t| t.refresh_token.clone());
-    let sent_at = Instant::now();
-    let outcome = match &previous_refresh {
-        Some(refresh_token) => match client.refresh(refresh_token.clone()).await {
-            Err(error) if is_terminal(&error) => {
-                // Dead grant: forget it, so the next call does not refresh in a loop.
-                manager.forget(app_id, scope);
-                Err(Error::Reauthorize {
-                    scope: scope.to_owned(),
-                    source: Some(Arc::new(error)),
-                })
-            }
-            other => other,
-        },
-        None if scope == "AIS" => Err(Error::Reauthorize {
-            scope: scope.to_owned(),
-            source: None,
-        }),
-        None => {
-            let parsed: Scope = scope.parse().unwrap_or_else(|never| match never {});
-            client.client_credentials_token(parsed).await
+/// `Bearer …`, marked sensitive; a token that cannot be a header value is the server's
+/// mistake, not the user's configuration.
+fn bearer_header(token: &str) -> Result<HeaderValue, Error> {
+    let mut header =
+        HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| Error::Protocol {
+            endpoint: TOKEN_ENDPOINT,
+            problem: "an access token that is not a valid header value",
+        })?;
+    header.set_sensitive(true);
+    Ok(header)
+}
+
+/// The token text of a `Bearer …` header, exactly as it was given: it came from a `String`,
+/// so its bytes are UTF-8 even where `HeaderValue::to_str` refuses them.
+fn bearer_text(header: &HeaderValue) -> &str {
+    header
+        .as_bytes()
+        .strip_prefix(b"Bearer ")
+        .and_then(|text| std::str::from_utf8(text).ok())
+        .unwrap_or_default()
+}
+
+fn store_error(error: StoreError) -> Error {
+    Error::Store(Arc::new(error))
+}
+
+/// Clears a renewal's in-flight state and answers its waiters on every way out: success,
+/// error, panic (the guard drops while unwinding) or cancellation (the task is dropped).
+struct FlightGuard {
+    manager: Arc<TokenManager>,
+    slot: Arc<Slot>,
+    sender: watch::Sender<Outcome>,
+    released: bool,
+}
+
+impl FlightGuard {
+    /// Ends the renewal's in-flight state, once: callers from now on start a new one.
+    fn release(&mut self) {
+        if !self.released {
+            self.released = true;
+            *self
+                .slot
+                .flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = None;
+            self.slot.busy.store(false, Ordering::Release);
         }
-    };
-    let shared = outcome
-        .and_then(|token| manager.stored(&token, sent_at, previous_refresh))
-        .map(|stored| {
-            let stored = Arc::new(stored);
-            manager.save(app_id, scope, stored.clone());
-            stored
-        })
+    }
+
+    /// Answers the waiters, after the in-flight state is gone: a waiter that gets an error
+    /// and calls again starts a new renewal rather than reading this one's outcome.
+    fn finish(mut self, outcome: Result<Arc<Token>, Arc<Error>>) {
+        self.release();
+        self.sender.send_replace(Some(outcome));
+    }
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.release();
+        self.sender.send_if_modified(|outcome| {
+            let unanswered = outcome.is_none();
+            if unanswered {
+                *outcome = Some(Err(Arc::new(unfinished(&self.slot))));
+            }
+            unanswered
+        });
+        self.manager.drop_if_empty(&self.slot);
+    }
+}
+
+/// The renewal task.
+async fn fly<E: TokenEndpoint>(guard: FlightGuard, endpoint: E) {
+    let outcome = guard
+        .manager
+        .renew_with_backoff(&endpoint, &guard.slot)
+        .await
         .map_err(Arc::new);
-    manager
-        .inflight
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(scope);
-    sender.send_replace(Some(shared));
+    guard.finish(outcome);
+}
+
+/// A renewal that ended without an outcome: it panicked or was cancelled.
+fn unfinished(slot: &Slot) -> Error {
+    Error::Token {
+        scope: slot.scope().to_owned(),
+        customer: slot.customer_id().map(str::to_owned),
+        source: None,
+    }
 }
 
 /// `invalid_grant` or 401 on a refresh: the grant is dead.
@@ -334,16 +878,32 @@ fn is_terminal(error: &Error) -> bool {
     })
 }
 
-/// Every waiter gets the same error: re-authorization stays re-authorization.
-fn shared_error(scope: &str, error: Arc<Error>) -> Error {
-    match &*error {
-        Error::Reauthorize { scope, source } => Error::Reauthorize {
+/// Every waiter gets the same error, about the grant it asked for: re-authorization stays
+/// re-authorization.
+fn shared_error(slot: &Slot, error: &Arc<Error>) -> Error {
+    match &**error {
+        Error::Reauthorize {
+            scope,
+            customer,
+            source,
+        } => Error::Reauthorize {
             scope: scope.clone(),
+            customer: customer.clone(),
+            source: source.clone(),
+        },
+        Error::Token {
+            scope,
+            customer,
+            source,
+        } => Error::Token {
+            scope: scope.clone(),
+            customer: customer.clone(),
             source: source.clone(),
         },
         _ => Error::Token {
-            scope: scope.to_owned(),
-            source: Some(error),
+            scope: slot.scope().to_owned(),
+            customer: slot.customer_id().map(str::to_owned),
+            source: Some(error.clone()),
         },
     }
 }
@@ -351,58 +911,101 @@ fn shared_error(scope: &str, error: Arc<Error>) -> Error {
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenManager")
+            .field("app_id", &self.app_id)
             .field("margin", &self.margin)
+            .field("window", &self.window)
             .finish_non_exhaustive()
     }
 }
 
 /// Cached tokens on the client.
 impl Client {
-    /// A bearer token for `scope`, from the cache while it has more than the margin left,
-    /// else fetched once however many callers ask at the same time.
+    /// A bearer token for `scope`: from the cache while it is valid, else fetched once
+    /// however many callers ask at the same time. `Scope::Ais` is a customer's token: call
+    /// it on [`Client::customer`].
+    ///
+    /// # Errors
+    /// When the client has no credentials, an AIS token is asked of a client bound to no
+    /// customer, the token request fails, or the grant is dead ([`Error::Reauthorize`]).
     pub async fn access_token(&self, scope: &Scope) -> Result<CachedToken, Error> {
         // Borrowed for the named scopes: a cached read allocates nothing.
-        self.cached_token(&scope.as_str()).await
+        let scope = scope.as_str();
+        let (manager, grant) = self.grant("Client::access_token", &scope)?;
+        manager.token(self, grant).await
     }
 
-    /// The cached token for `scope` if it has more than the margin left; never any I/O, never
-    /// a lock: what every declared bearer call reads first.
+    /// The cached token for `scope` if it is valid; never any I/O, never a lock: what
+    /// every declared bearer call reads first. Starts its renewal in the background once it
+    /// is due (when called on a tokio runtime).
     pub fn cached_access_token(&self, scope: &Scope) -> Option<CachedToken> {
-        self.token_manager()?.hot(&scope.as_str())
+        let scope = scope.as_str();
+        let (manager, grant) = self.grant("Client::cached_access_token", &scope).ok()?;
+        manager.hot(self, grant)
     }
 
-    /// Exchanges an authorization code (AIS) and caches the token, so `scope = "AIS"`
-    /// endpoints use it and it is refreshed (with rotation) when it expires.
+    /// Exchanges the authorization code from the redirect to your app and keeps the
+    /// customer's token and refresh token, so that `scope = "AIS"` endpoints called on this
+    /// client get them and renew them (with rotation). Call it on the customer's client:
+    /// `client.customer(customer_id).authorize(code, None)`.
+    ///
+    /// # Errors
+    /// When the client has no credentials or is bound to no customer, or the exchange
+    /// fails (a code works once).
     pub async fn authorize(
         &self,
         code: AuthorizationCode,
         redirect_uri: Option<String>,
     ) -> Result<AccessToken, Error> {
-        let (manager, app_id) = self.manager_and_app_id("OAuth::create_access_token")?;
+        let (manager, customer_id) = self.customer_grant("Client::authorize")?;
         let sent_at = Instant::now();
+        let sent_wall = manager.clock.now();
         let token = self.exchange_code(code, redirect_uri).await?;
-        manager.insert(app_id, "AIS", &token, sent_at)?;
+        manager
+            .authorized(customer_id, &token, sent_at, sent_wall)
+            .await?;
         Ok(token)
     }
 
-    pub(crate) async fn cached_token(&self, scope: &str) -> Result<CachedToken, Error> {
-        let (manager, app_id) = self.manager_and_app_id("token manager")?;
-        manager.token(self, app_id, scope).await
+    /// Forgets the customer's grant (the customer disconnected), here and in the token
+    /// store: their calls then fail with [`Error::Reauthorize`] until they authorize again.
+    ///
+    /// # Errors
+    /// When the client is bound to no customer, or the token store fails.
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        let (manager, customer_id) = self.customer_grant("Client::disconnect")?;
+        manager.disconnect(customer_id).await
     }
 
-    pub(crate) fn invalidate_token(&self, scope: &str, generation: u64) {
-        if let Ok((manager, app_id)) = self.manager_and_app_id("token manager") {
-            manager.invalidate(app_id, scope, generation);
-        }
+    /// How many customer grants this client's token manager holds.
+    pub fn cached_customers(&self) -> usize {
+        self.token_manager().map_or(0, |m| m.customer_count())
     }
 
-    fn manager_and_app_id(&self, endpoint: &'static str) -> Result<(&TokenManager, &str), Error> {
-        match (self.token_manager(), self.credentials()) {
-            (Some(manager), Some(credentials)) => Ok((manager, credentials.app_id())),
-            _ => Err(Error::Build(crate::error::BuildError::NoCredentials {
-                endpoint,
-            })),
+    /// The manager, and the grant whose token `scope` needs on this client: the bound
+    /// customer's for AIS, the app's otherwise.
+    pub(crate) fn grant<'a>(
+        &'a self,
+        endpoint: &'static str,
+        scope: &'a str,
+    ) -> Result<(&'a Arc<TokenManager>, GrantRef<'a>), Error> {
+        if scope.eq_ignore_ascii_case("AIS") {
+            let (manager, customer_id) = self.customer_grant(endpoint)?;
+            return Ok((manager, GrantRef::Customer(customer_id)));
         }
+        let manager = self
+            .token_manager()
+            .ok_or(Error::Build(BuildError::NoCredentials { endpoint }))?;
+        Ok((manager, GrantRef::App(scope)))
+    }
+
+    fn customer_grant(&self, endpoint: &'static str) -> Result<(&Arc<TokenManager>, &str), Error> {
+        let manager = self
+            .token_manager()
+            .ok_or(Error::Build(BuildError::NoCredentials { endpoint }))?;
+        let customer_id = self
+            .customer_id()
+            .ok_or(Error::Build(BuildError::NoCustomer { endpoint }))?;
+        Ok((manager, customer_id))
     }
 }
 
@@ -411,27 +1014,42 @@ impl Client {
 pub struct CachedToken {
     /// `Bearer …`, sensitive.
     pub(crate) header: HeaderValue,
-    pub(crate) expires_at: Instant,
-    pub(crate) generation: u64,
+    expires_at: Instant,
+    valid_until: Instant,
+    refresh_at: Instant,
+    pub(crate) version: u64,
 }
 
 impl CachedToken {
-    /// A stored token, with a header of its own.
-    fn of(token: &StoredToken) -> Self {
+    /// A token sharing the header's bytes (one reference count): for customer tokens, each
+    /// read by few threads at a time.
+    fn shared(token: &Token) -> Self {
         CachedToken {
-            header: copy(&token.header),
+            header: token.header.clone(),
             expires_at: token.expires_at,
-            generation: token.generation,
+            valid_until: token.valid_until,
+            refresh_at: token.refresh_at,
+            version: token.version,
         }
     }
 
-    /// The access token text.
-    pub fn expose_secret(&self) -> &str {
-        let header = self.header.to_str().unwrap_or_default();
-        header.strip_prefix("Bearer ").unwrap_or_default()
+    /// A token with a header of its own: for a thread's copy, which then shares nothing.
+    fn owned(token: &Token) -> Self {
+        let mut header = HeaderValue::from_bytes(token.header.as_bytes())
+            .unwrap_or_else(|_| token.header.clone());
+        header.set_sensitive(true);
+        CachedToken {
+            header,
+            ..CachedToken::shared(token)
+        }
     }
 
-    /// When it expires.
+    /// The access token text, exactly as the server sent it.
+    pub fn expose_secret(&self) -> &str {
+        bearer_text(&self.header)
+    }
+
+    /// When it expires (monotonic time; tokio's clock, which tests can pause).
     pub fn expires_at(&self) -> Instant {
         self.expires_at
     }
@@ -441,18 +1059,12 @@ impl CachedToken {
     }
 }
 
-/// A header value with bytes of its own.
-fn copy(header: &HeaderValue) -> HeaderValue {
-    let mut copy = HeaderValue::from_bytes(header.as_bytes()).unwrap_or_else(|_| header.clone());
-    copy.set_sensitive(true);
-    copy
-}
-
 impl fmt::Debug for CachedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedToken")
             .field("token", &"[REDACTED]")
             .field("remaining", &self.remaining())
+            .field("version", &self.version)
             .finish()
     }
 }

@@ -155,7 +155,7 @@ async fn the_token_manager_renews_an_expired_token_transparently() {
 #[tokio::test]
 async fn wrong_scope_and_missing_token_are_refused() {
     let emulator = Emulator::start().await.unwrap();
-    let client = emulator.client().unwrap();
+    let client = emulator.client().unwrap().customer("c-1");
     let code = emulator.issue_code("c-1");
     client.authorize(code, None).await.unwrap();
     let ais = client.access_token(&Scope::Ais).await.unwrap();

@@ -459,18 +459,26 @@ async fn no_secret_in_any_debug_or_display() {
         Some(cached.to_string()),
     );
     use fintecture_oauth::TokenStore as _;
-    let stored = store.get(APP_ID, "PIS").unwrap();
+    let key = fintecture_oauth::GrantKey {
+        environment: server.uri().into(),
+        app_id: APP_ID.into(),
+        grant: fintecture_oauth::Grant::App {
+            scope: "PIS".into(),
+        },
+    };
+    let record = store.load(&key).await.unwrap().unwrap();
     show(
-        "StoredToken",
-        format!("{stored:?} {:?}", stored.header()),
-        None,
+        "TokenRecord",
+        format!("{record:?} {key:?}"),
+        Some(key.to_string()),
     );
     show("MemoryTokenStore", format!("{store:?}"), None);
     let raw_request = OAuthRequests::create_access_token(&managed, &grant).unwrap();
     let raw = managed.execute(raw_request).await.unwrap();
     show("RawResponse", format!("{raw:?}"), None);
     let shared = Error::Token {
-        scope: "PIS".into(),
+        scope: "AIS".into(),
+        customer: Some("customer-1".into()),
         source: Some(std::sync::Arc::new(
             error_for(401, "{}", "application/json").await,
         )),

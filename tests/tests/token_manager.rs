@@ -96,7 +96,7 @@ async fn at_expiry_ten_thousand_callers_make_one_refresh() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = client(&server);
+    let client = client(&server).customer("customer-1");
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -104,8 +104,9 @@ async fn at_expiry_ten_thousand_callers_make_one_refresh() {
     let first = concurrent_reads(&client, Scope::Ais, 100).await;
     assert!(first.iter().all(|r| r.as_deref().ok() == Some("ais-1")));
 
-    // Jump to within the margin of expiry; resume so the HTTP calls run in real time.
-    jump(Duration::from_secs(3600 - 59)).await;
+    // Jump to within the margin of expiry (10 s by default), where the token is no longer
+    // handed out; resume so the HTTP calls run in real time.
+    jump(Duration::from_secs(3600 - 5)).await;
     let renewed = concurrent_reads(&client, Scope::Ais, 10_000).await;
     assert!(renewed.iter().all(|r| r.as_deref().ok() == Some("ais-2")));
 }
@@ -133,7 +134,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = client(&server);
+    let client = client(&server).customer("customer-1");
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -264,7 +265,7 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = client(&server);
+    let client = client(&server).customer("customer-1");
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await

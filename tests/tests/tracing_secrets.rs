@@ -58,7 +58,11 @@ async fn spans_describe_requests_and_never_hold_secrets() {
 
         let code = emulator.issue_code("customer");
         secrets.push(code.expose_secret().to_owned());
-        let ais = client.authorize(code.clone(), None).await.unwrap();
+        let ais = client
+            .customer("customer")
+            .authorize(code.clone(), None)
+            .await
+            .unwrap();
         secrets.push(ais.access_token.expose_secret().to_owned());
         let refresh = ais.refresh_token.unwrap();
         secrets.push(refresh.expose_secret().to_owned());
