@@ -102,6 +102,10 @@ pub trait Sample {
     #[endpoint(get = "/maybe", scope = "PIS")]
     async fn maybe(&self, #[query] since: Option<u32>) -> Result<serde_json::Value, Error>;
 
+    /// A customer's accounts (AIS): needs the customer's own token.
+    #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", scope = "AIS")]
+    async fn customer_accounts(&self, customer_id: &str) -> Result<serde_json::Value, Error>;
+
     /// A PIS endpoint the emulator serves.
     #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
     async fn protected_pis_payment(&self, session_id: &str) -> Result<serde_json::Value, Error>;

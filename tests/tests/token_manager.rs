@@ -2,9 +2,13 @@
 //! single flight on a cold cache and at expiry, refresh-token rotation, cancellation,
 //! the 401 retry, and errors shared by every waiter.
 
-use fintecture_oauth::{AuthorizationCode, Client, Credentials, Environment, Error, Scope};
-use std::sync::Arc;
-use std::time::Duration;
+use fintecture_oauth::{
+    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
+    MemoryTokenStore, Scope, StoreFuture, TokenRecord, TokenStore,
+};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use tests::{Sample, jump};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -273,7 +277,10 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
     jump(Duration::from_secs(3600)).await;
     for _ in 0..3 {
         let error = client.access_token(&Scope::Ais).await.unwrap_err();
-        assert!(matches!(error, Error::Reauthorize { .. }), "{error:?}");
+        assert!(
+            matches!(&error, Error::Reauthorize { customer: Some(c), .. } if c == "customer-1"),
+            "{error:?}"
+        );
         assert!(error.to_string().contains("re-authorize"), "{error}");
     }
 }
@@ -297,4 +304,240 @@ async fn a_shared_store_can_be_plugged_in() {
     let (one, two) = (build(), build());
     assert_eq!(token_text(&one, Scope::Pis).await, "shared");
     assert_eq!(token_text(&two, Scope::Pis).await, "shared");
+}
+
+#[tokio::test]
+async fn a_failed_background_refresh_keeps_the_valid_token_until_it_expires() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t1", None, 3600))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(ResponseTemplate::new(503).set_body_string(r#"{"code":"unavailable"}"#))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    // In the refresh window: the renewal starts in the background, and fails.
+    jump(Duration::from_secs(3300)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    let attempts = server.received_requests().await.unwrap().len();
+    assert!(attempts >= 3, "retried with backoff: {attempts} requests");
+
+    // Past expiry the error reaches callers.
+    jump(Duration::from_secs(300)).await;
+    let error = client.access_token(&Scope::Pis).await.unwrap_err();
+    assert!(error.to_string().contains("unavailable"), "{error}");
+    // The next call tries again.
+    server.reset().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t2", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t2");
+}
+
+#[tokio::test]
+async fn an_absurd_lifetime_is_bounded_to_a_day() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(r#"{"access_token":"huge","expires_in":9999999999999999999}"#),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("normal", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let huge = client.access_token(&Scope::Pis).await.unwrap();
+    assert_eq!(huge.expose_secret(), "huge");
+    let left = huge.expires_at() - tokio::time::Instant::now();
+    assert!(left <= fintecture_oauth::MAX_TOKEN_LIFETIME, "{left:?}");
+    jump(fintecture_oauth::MAX_TOKEN_LIFETIME).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "normal");
+}
+
+#[tokio::test]
+async fn the_token_text_round_trips_and_a_token_that_cannot_be_a_header_is_a_protocol_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("scope=PIS"))
+        .respond_with(token("tök€n=/+", None, 3600))
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("scope=customer"))
+        .respond_with(token("line\nbreak", None, 3600))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    assert_eq!(token_text(&client, Scope::Pis).await, "tök€n=/+");
+    let error = client.access_token(&Scope::Customer).await.unwrap_err();
+    let Error::Token {
+        source: Some(source),
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert!(matches!(**source, Error::Protocol { .. }), "{source:?}");
+    assert!(
+        error.to_string().contains("not a valid header value"),
+        "{error}"
+    );
+}
+
+/// A store whose first `load` panics.
+#[derive(Default)]
+struct PanicsOnce {
+    panicked: AtomicBool,
+    inner: MemoryTokenStore,
+}
+
+impl TokenStore for PanicsOnce {
+    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
+        if !self.panicked.swap(true, Ordering::SeqCst) {
+            panic!("the store broke");
+        }
+        self.inner.load(key)
+    }
+    fn save<'a>(&'a self, key: &'a GrantKey, record: &'a TokenRecord) -> StoreFuture<'a, ()> {
+        self.inner.save(key, record)
+    }
+    fn remove<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, ()> {
+        self.inner.remove(key)
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_store_wedges_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("after", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .token_store(Arc::new(PanicsOnce::default()))
+        .build()
+        .unwrap();
+    let error = client.access_token(&Scope::Pis).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Token { source: None, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("did not complete"), "{error}");
+    assert_eq!(token_text(&client, Scope::Pis).await, "after");
+}
+
+#[test]
+fn a_renewal_cancelled_by_runtime_shutdown_wedges_nothing() {
+    let servers = tokio::runtime::Runtime::new().unwrap();
+    let server = servers.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(path("/oauth/accesstoken"))
+            .respond_with(token("late", None, 3600).set_delay(Duration::from_millis(300)))
+            .mount(&server)
+            .await;
+        server
+    });
+    let client = client(&server);
+    let doomed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    doomed.block_on(async {
+        let waiting = client.access_token(&Scope::Pis);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), waiting)
+                .await
+                .is_err()
+        );
+    });
+    // The renewal task is dropped with its runtime, mid-request.
+    drop(doomed);
+    let next = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let text = next.block_on(token_text(&client, Scope::Pis));
+    assert_eq!(text, "late");
+    drop(server);
+}
+
+/// A wall clock the test moves.
+#[derive(Debug)]
+struct TestClock(Mutex<SystemTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn records_carry_wall_clock_expiry_and_mean_the_same_to_another_client() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("first", None, 3600))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+    let build = |offset: u64| {
+        let clock = TestClock(Mutex::new(start + Duration::from_secs(offset)));
+        Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+            .credentials(Credentials::new("app", "secret"))
+            .token_store(store.clone())
+            .clock(Arc::new(clock))
+            .build()
+            .unwrap()
+    };
+    assert_eq!(token_text(&build(0), Scope::Pis).await, "first");
+    let key = GrantKey {
+        environment: server.uri().into(),
+        app_id: "app".into(),
+        grant: Grant::App {
+            scope: "PIS".into(),
+        },
+    };
+    let record = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(record.issued_at, start);
+    assert_eq!(record.expires_at, start + Duration::from_secs(3600));
+    assert_eq!(record.version, 1);
+
+    // Another client 50 minutes later (a restart, another process) finds it, with the
+    // 10 minutes it has left.
+    let later = build(3000).access_token(&Scope::Pis).await.unwrap();
+    assert_eq!(later.expose_secret(), "first");
+    let left = later.expires_at() - tokio::time::Instant::now();
+    assert!(
+        left > Duration::from_secs(590) && left <= Duration::from_secs(600),
+        "{left:?}"
+    );
+
+    // After its expiry, another client fetches a new one, one version up.
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("second", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(token_text(&build(3600), Scope::Pis).await, "second");
+    let record = store.load(&key).await.unwrap().unwrap();
+    assert_eq!(record.version, 2);
+    assert_eq!(record.expires_at, start + Duration::from_secs(7200));
 }
