@@ -2,9 +2,10 @@
 //! `cargo bench -p benches --bench bench`). Each comparison ends in a line
 //! `NAME: ratio=X.XXX (A=… B=…)`.
 
-use benches::{CountingAllocator, HandWritten, allocations, median, start_server};
+use benches::{CountingAllocator, HandWritten, allocations, live_bytes, median, start_server};
 use fintecture_oauth::{
-    AccessTokenGrant, Client, Credentials, Environment, Error, OAuth, OAuthRequests, Scope, api,
+    AccessTokenGrant, AuthorizationCode, Client, Credentials, Environment, Error, OAuth,
+    OAuthRequests, Scope, api,
 };
 use oauth2::basic::BasicClient;
 use oauth2::{ClientId, ClientSecret, TokenResponse, TokenUrl};
@@ -119,6 +120,58 @@ fn main() {
     summary.ratio("overhead", "generated", g, "hand", h, "µs");
     summary.ratio("vs_oauth2", "generated", g, "oauth2", o, "µs");
 
+    // 1b. A declared bearer call (cached token), sequential, against the same call by hand
+    // with the same token and request timeout.
+    let token = runtime
+        .block_on(client.access_token(&Scope::Pis))
+        .unwrap()
+        .expose_secret()
+        .to_owned();
+    let (mut generated, mut handwritten) = (Vec::new(), Vec::new());
+    runtime.block_on(async {
+        for round in 0..ROUNDS {
+            for slot in 0..2 {
+                if (round + slot) % 2 == 0 {
+                    generated.push(
+                        per_call(per_round, || async {
+                            client
+                                .payment("s-1")
+                                .await
+                                .map(drop)
+                                .map_err(|e| e.to_string())
+                        })
+                        .await,
+                    );
+                } else {
+                    handwritten.push(
+                        per_call(per_round, || async {
+                            hand.payment(&token, "s-1")
+                                .await
+                                .map(drop)
+                                .map_err(|e| e.to_string())
+                        })
+                        .await,
+                    );
+                }
+            }
+        }
+    });
+    let (g, h) = (median(&mut generated), median(&mut handwritten));
+    println!(
+        "| bearer call | generated | {g:.1} µs |\n| bearer call | hand-written reqwest | {h:.1} µs |"
+    );
+    summary.ratio("bearer_call", "generated", g, "hand", h, "µs");
+    let g = count_async(&runtime, 200, || async {
+        client.payment("s-1").await.unwrap();
+    });
+    let h = count_async(&runtime, 200, || async {
+        hand.payment(&token, "s-1").await.unwrap();
+    });
+    println!(
+        "| allocations per bearer call | generated | {g:.1} |\n| allocations per bearer call | hand-written | {h:.1} |"
+    );
+    summary.ratio("allocations_bearer", "generated", g, "hand", h, "");
+
     // 2. Building the request alone, no I/O.
     let iterations = 20_000;
     let (mut generated, mut handwritten) = (Vec::new(), Vec::new());
@@ -172,6 +225,74 @@ fn main() {
     summary.0.push(format!(
         "cached_read_2_threads: ratio={:.3} (ns_2_threads={two:.1} target_ns=50)",
         two / 50.0
+    ));
+
+    // 3b. Customer grants: 100,000 customers authorized (64 at a time), the memory each
+    // costs, and a cached read of one of them.
+    let count = 100_000;
+    let ids: Vec<String> = (0..count).map(|i| format!("customer-{i}")).collect();
+    let before = live_bytes();
+    runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..64 {
+            let (client, ids) = (client.clone(), ids.clone());
+            tasks.spawn(async move {
+                for id in ids.iter().skip(worker).step_by(64) {
+                    let customer = client.customer(id);
+                    let code = AuthorizationCode::new("code");
+                    customer.authorize(code, None).await.unwrap();
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    });
+    assert_eq!(client.cached_customers(), count);
+    let per_grant = (live_bytes() - before) as f64 / count as f64;
+    // One customer read over and over (its grant in cache, as for a customer whose requests
+    // come in a burst), through a new `client.customer(id)` each time and through a kept
+    // one; then every customer in turn, each read missing the CPU caches.
+    let hot_id = &ids[count / 2];
+    let kept_customer = client.customer(hot_id);
+    let time_reads = |read: &dyn Fn(usize)| {
+        let mut samples = Vec::new();
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            runtime.block_on(async {
+                for i in 0..count {
+                    read(i);
+                }
+            });
+            samples.push(started.elapsed().as_nanos() as f64 / count as f64);
+        }
+        median(&mut samples)
+    };
+    let hot_new = time_reads(&|_| {
+        let customer = client.customer(hot_id);
+        std::hint::black_box(customer.cached_access_token(&Scope::Ais).unwrap());
+    });
+    let hot_kept = time_reads(&|_| {
+        std::hint::black_box(kept_customer.cached_access_token(&Scope::Ais).unwrap());
+    });
+    let round_robin = time_reads(&|i| {
+        let customer = client.customer(&ids[i]);
+        std::hint::black_box(customer.cached_access_token(&Scope::Ais).unwrap());
+    });
+    println!(
+        "| customer grants, 100,000 cached | memory per grant | {per_grant:.0} bytes |\n\
+         | customer token read, 100,000 cached | client.customer(id), then the read | {hot_new:.1} ns |\n\
+         | customer token read, 100,000 cached | on a kept customer client | {hot_kept:.1} ns |\n\
+         | customer token read, 100,000 cached | each customer in turn (cache misses) | {round_robin:.1} ns |"
+    );
+    summary.0.push(format!(
+        "customer_grant_memory: ratio={:.3} (bytes_per_grant={per_grant:.0} target_bytes=1024)",
+        per_grant / 1024.0
+    ));
+    summary.0.push(format!(
+        "customer_read: ratio={:.3} (ns_new_handle={hot_new:.1} ns_kept_handle={hot_kept:.1} \
+         ns_round_robin={round_robin:.1} target_ns=100)",
+        hot_new / 100.0
     ));
 
     // 5. Heap allocations per call, on the calling thread (current-thread runtime).

@@ -143,28 +143,41 @@ impl HandWritten {
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static LIVE_BYTES: Cell<i64> = const { Cell::new(0) };
 }
 
-/// Counts the allocations made on each thread.
+/// Counts the allocations made on each thread, and the bytes allocated less those freed.
 pub struct CountingAllocator;
 
-// Delegates to the system allocator; the counter is a const thread-local, which never
-// allocates itself.
+fn count(bytes: i64, allocation: bool) {
+    let _ = LIVE_BYTES.try_with(|live| live.set(live.get() + bytes));
+    if allocation {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+    }
+}
+
+fn signed(size: usize) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
+// Delegates to the system allocator; the counters are const thread-locals, which never
+// allocate themselves.
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        count(signed(layout.size()), true);
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        count(-signed(layout.size()), false);
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(pointer, layout) }
     }
 
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        count(signed(size) - signed(layout.size()), true);
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(pointer, layout, size) }
     }
@@ -173,6 +186,12 @@ unsafe impl GlobalAlloc for CountingAllocator {
 /// Allocations made on this thread so far.
 pub fn allocations() -> u64 {
     ALLOCATIONS.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Bytes allocated on this thread and not freed on it (a block freed by another thread
+/// counts there).
+pub fn live_bytes() -> i64 {
+    LIVE_BYTES.try_with(Cell::get).unwrap_or(0)
 }
 
 /// The median of some samples.

@@ -166,7 +166,9 @@ impl Client {
             return Err(Error::Build(BuildError::NoBearer { endpoint }));
         }
         let scope = scope.unwrap_or(&self.inner.default_scope);
-        let (manager, grant) = self.grant(endpoint, scope)?;
+        let (manager, grant) = self
+            .grant(scope)
+            .map_err(|missing| missing.error(endpoint))?;
         let token = match manager.hot(self, grant) {
             Some(token) => token,
             None => manager.token(self, grant).await?,

@@ -373,6 +373,7 @@ impl TokenManager {
     /// The hot path: the token of `grant` if it is still handed out. No I/O, no lock for
     /// app grants; starts the renewal in the background once the token is in its refresh
     /// window (when a tokio runtime is there to run it).
+    #[inline]
     pub(crate) fn hot<E: TokenEndpoint>(
         self: &Arc<Self>,
         endpoint: &E,
@@ -384,22 +385,45 @@ impl TokenManager {
                 CachedToken::shared(self.customer_slot(customer_id)?.token.load().as_deref()?)
             }
         };
+        // The refresh time is never after the end of validity: one comparison when neither
+        // has come.
         let now = Instant::now();
-        if now >= token.valid_until {
-            return None;
+        if now < token.refresh_at {
+            return Some(token);
         }
-        if now >= token.refresh_at
-            && let Some(slot) = self.slot(grant)
-            && !slot.busy.load(Ordering::Acquire)
+        self.due(endpoint, grant, token, now)
+    }
+
+    /// A token past its refresh time: starts its renewal (unless one is on the way) and
+    /// hands it out while it is still valid.
+    #[cold]
+    #[inline(never)]
+    fn due<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        grant: GrantRef<'_>,
+        token: CachedToken,
+        now: Instant,
+    ) -> Option<CachedToken> {
+        let slot = self.slot(grant)?;
+        if !slot.busy.load(Ordering::Acquire)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
             drop(self.flight(endpoint, &slot, &runtime));
         }
-        Some(token)
+        // Validity is the slot's to tell: kept out of the copies, which stay small.
+        let current = slot.token.load();
+        let current = current.as_ref().filter(|t| now < t.valid_until)?;
+        Some(if current.version == token.version {
+            token
+        } else {
+            CachedToken::shared(current)
+        })
     }
 
     /// An app token from this thread's copy while the app tokens have not changed (same
     /// epoch): one read-only atomic load, no shared write.
+    #[inline]
     fn hot_app(&self, scope: &str) -> Option<CachedToken> {
         // The epoch is read before the tokens: a copy is never newer than its label.
         let epoch = self.epoch.load(Ordering::Acquire);
@@ -930,7 +954,9 @@ impl Client {
     pub async fn access_token(&self, scope: &Scope) -> Result<CachedToken, Error> {
         // Borrowed for the named scopes: a cached read allocates nothing.
         let scope = scope.as_str();
-        let (manager, grant) = self.grant("Client::access_token", &scope)?;
+        let (manager, grant) = self
+            .grant(&scope)
+            .map_err(|missing| missing.error("Client::access_token"))?;
         manager.token(self, grant).await
     }
 
@@ -939,7 +965,7 @@ impl Client {
     /// is due (when called on a tokio runtime).
     pub fn cached_access_token(&self, scope: &Scope) -> Option<CachedToken> {
         let scope = scope.as_str();
-        let (manager, grant) = self.grant("Client::cached_access_token", &scope).ok()?;
+        let (manager, grant) = self.grant(&scope).ok()?;
         manager.hot(self, grant)
     }
 
@@ -982,30 +1008,44 @@ impl Client {
     }
 
     /// The manager, and the grant whose token `scope` needs on this client: the bound
-    /// customer's for AIS, the app's otherwise.
+    /// customer's for AIS, the app's otherwise. What is missing is a small value, turned
+    /// into an error naming the endpoint only when it happens (the hot path stays light).
     pub(crate) fn grant<'a>(
         &'a self,
-        endpoint: &'static str,
         scope: &'a str,
-    ) -> Result<(&'a Arc<TokenManager>, GrantRef<'a>), Error> {
+    ) -> Result<(&'a Arc<TokenManager>, GrantRef<'a>), Missing> {
+        let manager = self.token_manager().ok_or(Missing::Credentials)?;
         if scope.eq_ignore_ascii_case("AIS") {
-            let (manager, customer_id) = self.customer_grant(endpoint)?;
+            let customer_id = self.customer_id().ok_or(Missing::Customer)?;
             return Ok((manager, GrantRef::Customer(customer_id)));
         }
-        let manager = self
-            .token_manager()
-            .ok_or(Error::Build(BuildError::NoCredentials { endpoint }))?;
         Ok((manager, GrantRef::App(scope)))
     }
 
     fn customer_grant(&self, endpoint: &'static str) -> Result<(&Arc<TokenManager>, &str), Error> {
-        let manager = self
-            .token_manager()
-            .ok_or(Error::Build(BuildError::NoCredentials { endpoint }))?;
-        let customer_id = self
-            .customer_id()
-            .ok_or(Error::Build(BuildError::NoCustomer { endpoint }))?;
-        Ok((manager, customer_id))
+        match self.grant("AIS") {
+            Ok((manager, GrantRef::Customer(customer_id))) => Ok((manager, customer_id)),
+            Ok((_, GrantRef::App(_))) | Err(Missing::Customer) => {
+                Err(Missing::Customer.error(endpoint))
+            }
+            Err(missing) => Err(missing.error(endpoint)),
+        }
+    }
+}
+
+/// What a client lacks to get the token a call needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Missing {
+    Credentials,
+    Customer,
+}
+
+impl Missing {
+    pub(crate) fn error(self, endpoint: &'static str) -> Error {
+        Error::Build(match self {
+            Missing::Credentials => BuildError::NoCredentials { endpoint },
+            Missing::Customer => BuildError::NoCustomer { endpoint },
+        })
     }
 }
 
@@ -1015,7 +1055,6 @@ pub struct CachedToken {
     /// `Bearer …`, sensitive.
     pub(crate) header: HeaderValue,
     expires_at: Instant,
-    valid_until: Instant,
     refresh_at: Instant,
     pub(crate) version: u64,
 }
@@ -1027,7 +1066,6 @@ impl CachedToken {
         CachedToken {
             header: token.header.clone(),
             expires_at: token.expires_at,
-            valid_until: token.valid_until,
             refresh_at: token.refresh_at,
             version: token.version,
         }
