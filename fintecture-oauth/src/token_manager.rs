@@ -177,6 +177,12 @@ impl Token {
     }
 }
 
+/// What a caller gets from a slot: its valid token, or a renewal to wait for.
+enum Flight {
+    Valid(Arc<Token>),
+    Wait(watch::Receiver<Outcome>),
+}
+
 /// The outcome of one renewal, shared by all its waiters.
 type Outcome = Option<Result<Arc<Token>, Arc<Error>>>;
 
@@ -409,7 +415,8 @@ impl TokenManager {
         if !slot.busy.load(Ordering::Acquire)
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            drop(self.flight(endpoint, &slot, &runtime));
+            // Starts the renewal unless another caller did; the token is read below.
+            let _ = self.flight(endpoint, &slot, &runtime);
         }
         // Validity is the slot's to tell: kept out of the copies, which stay small.
         let current = slot.token.load();
@@ -476,7 +483,10 @@ impl TokenManager {
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::NoRuntime)?;
         let slot = self.slot_or_new(grant);
-        let mut receiver = self.flight(endpoint, &slot, &runtime);
+        let mut receiver = match self.flight(endpoint, &slot, &runtime) {
+            Flight::Valid(token) => return Ok(CachedToken::shared(&token)),
+            Flight::Wait(receiver) => receiver,
+        };
         let outcome = match receiver.wait_for(Option::is_some).await {
             Ok(outcome) => outcome.clone(),
             // The guard always answers before the sender goes; this is its fallback.
@@ -489,17 +499,26 @@ impl TokenManager {
         }
     }
 
-    /// The renewal of `slot`: the one on the way, else a new one. A renewal that finished
-    /// since the caller looked left a valid token, which the new one then finds at once.
+    /// Under the slot's lock, where renewals start and end: the slot's token if it is
+    /// valid (starting its renewal first if it is due and none is on the way), else the
+    /// renewal to wait for, the one on the way or a new one. Checking here, not only before,
+    /// means a renewal that finished since the caller looked is never repeated.
     fn flight<E: TokenEndpoint>(
         self: &Arc<Self>,
         endpoint: &E,
         slot: &Arc<Slot>,
         runtime: &tokio::runtime::Handle,
-    ) -> watch::Receiver<Outcome> {
+    ) -> Flight {
         let mut flight = slot.flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let valid = slot.token.load_full().filter(|t| now < t.valid_until);
+        if let Some(token) = &valid
+            && (now < token.refresh_at || flight.is_some())
+        {
+            return Flight::Valid(token.clone());
+        }
         if let Some(receiver) = &*flight {
-            return receiver.clone();
+            return Flight::Wait(receiver.clone());
         }
         let (sender, receiver) = watch::channel(None);
         *flight = Some(receiver.clone());
@@ -511,7 +530,10 @@ impl TokenManager {
             released: false,
         };
         runtime.spawn(fly(guard, endpoint.clone()));
-        receiver
+        match valid {
+            Some(token) => Flight::Valid(token),
+            None => Flight::Wait(receiver),
+        }
     }
 
     /// Renews `slot` until it has a new token, retrying with backoff while its current
@@ -587,6 +609,7 @@ impl TokenManager {
                 endpoint.client_credentials(scope).await?
             }
             (Grant::Customer { customer_id }, None) => {
+                self.bury(slot, &key).await;
                 return Err(Error::Reauthorize {
                     scope: slot.scope().to_owned(),
                     customer: Some(customer_id.clone()),
@@ -748,9 +771,12 @@ impl TokenManager {
         sent_at: Instant,
         sent_wall: SystemTime,
     ) -> Result<(), Error> {
-        let slot = self.slot_or_new(GrantRef::Customer(customer_id));
-        let key = self.key(&slot.grant);
-        let mut version = slot.token.load().as_ref().map_or(0, |t| t.version);
+        let grant = GrantRef::Customer(customer_id).to_grant();
+        let key = self.key(&grant);
+        let mut version = self
+            .customer_slot(customer_id)
+            .and_then(|slot| slot.token.load().as_ref().map(|t| t.version))
+            .unwrap_or(0);
         // The code is used up: whatever the store says, the token is kept.
         if let Some(store) = &self.store {
             match store.load(&key).await {
@@ -762,7 +788,16 @@ impl TokenManager {
         }
         let token = self.fetched(fetched, sent_at, sent_wall, version, None)?;
         self.save(&key, &token).await;
-        self.install(&slot, token);
+        // Installed under the map's lock, where empty slots are dropped: the token lands in
+        // the slot callers will find.
+        let mut customers = self
+            .customers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = customers
+            .entry(customer_id.into())
+            .or_insert_with(|| Slot::new(grant));
+        self.install(slot, token);
         Ok(())
     }
 
