@@ -101,6 +101,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let accounts = customer.accounts(customer_id).await?;
             let count = accounts["data"].as_array().map_or(0, Vec::len);
             println!("   GET /ais/v1/customer/{customer_id}/accounts -> {count} account(s)");
+            if let Some(emulator) = &emulator {
+                // Another customer: another grant, another token; neither sees the other's.
+                let other = client.customer("customer-43");
+                other
+                    .authorize(emulator.issue_code("customer-43"), None)
+                    .await?;
+                other.accounts("customer-43").await?;
+                let refused = other.accounts(customer_id).await.is_err();
+                println!(
+                    "   customer-43 authorized too: {} customer grants cached; \
+                     customer-43's token on {customer_id}'s accounts refused: {refused}",
+                    client.cached_customers()
+                );
+            }
 
             step(
                 4,
@@ -110,7 +124,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let other = match &emulator {
                 Some(emulator) => {
                     client
-                        .exchange_code(emulator.issue_code("customer-43"), None)
+                        .exchange_code(emulator.issue_code("customer-44"), None)
                         .await?
                 }
                 None => ais,

@@ -61,8 +61,9 @@ async fn quickstart_runs_the_whole_story_offline() {
         "POST /pis/v2/connect -> session",
         "status payment_created",
         "1 account(s)",
+        "2 customer grants cached; customer-43's token on customer-42's accounts refused: true",
         "the old refresh token again -> refused",
-        "token requests before: 3, after: 3",
+        "token requests before: 4, after: 4",
         "HTTP 400 Bad Request invalid_grant",
         "Done.",
     ] {

@@ -592,6 +592,7 @@ impl TokenManager {
         }
         let sent_at = Instant::now();
         let sent_wall = self.clock.now();
+        let used_refresh = refresh_token.clone();
         let fetched = match (&slot.grant, refresh_token) {
             (_, Some(refresh_token)) => match endpoint.refresh(refresh_token).await {
                 Err(error) if is_terminal(&error) => {
@@ -617,8 +618,7 @@ impl TokenManager {
                 });
             }
         };
-        let previous_refresh = current.as_ref().and_then(|t| t.refresh_token.clone());
-        let token = self.fetched(&fetched, sent_at, sent_wall, version, previous_refresh)?;
+        let token = self.fetched(&fetched, sent_at, sent_wall, version, used_refresh)?;
         self.save(&key, &token).await;
         Ok(self.install(slot, token))
     }
