@@ -245,7 +245,10 @@ async fn a_token_error_reaches_every_waiter_and_the_next_call_tries_again() {
     let results = concurrent_reads(&client, Scope::Pis, 1_000).await;
     for result in &results {
         let error = result.as_ref().unwrap_err();
-        assert!(matches!(error, Error::Token { .. }), "{error:?}");
+        assert!(
+            matches!(error, Error::Token { scope, customer: None, .. } if scope == "PIS"),
+            "{error:?}"
+        );
         assert!(error.to_string().contains("unavailable"), "{error}");
     }
     Mock::given(path("/oauth/accesstoken"))
@@ -278,7 +281,10 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
     for _ in 0..3 {
         let error = client.access_token(&Scope::Ais).await.unwrap_err();
         assert!(
-            matches!(&error, Error::Reauthorize { customer: Some(c), .. } if c == "customer-1"),
+            matches!(
+                &error,
+                Error::Reauthorize { scope, customer: Some(c), .. } if c == "customer-1" && scope == "AIS"
+            ),
             "{error:?}"
         );
         assert!(error.to_string().contains("re-authorize"), "{error}");
@@ -363,7 +369,12 @@ async fn an_absurd_lifetime_is_bounded_to_a_day() {
     let huge = client.access_token(&Scope::Pis).await.unwrap();
     assert_eq!(huge.expose_secret(), "huge");
     let left = huge.expires_at() - tokio::time::Instant::now();
-    assert!(left <= fintecture_oauth::MAX_TOKEN_LIFETIME, "{left:?}");
+    let day = Duration::from_secs(24 * 3600);
+    assert!(
+        left <= day && left > day - Duration::from_secs(60),
+        "{left:?}"
+    );
+    assert_eq!(fintecture_oauth::MAX_TOKEN_LIFETIME, day);
     jump(fintecture_oauth::MAX_TOKEN_LIFETIME).await;
     assert_eq!(token_text(&client, Scope::Pis).await, "normal");
 }
@@ -540,4 +551,157 @@ async fn records_carry_wall_clock_expiry_and_mean_the_same_to_another_client() {
     let record = store.load(&key).await.unwrap().unwrap();
     assert_eq!(record.version, 2);
     assert_eq!(record.expires_at, start + Duration::from_secs(7200));
+}
+
+/// How many requests reached the token endpoints so far.
+async fn token_requests(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+/// Reads the token a few times at `at` (from the start), then lets a background renewal,
+/// if one started, reach the server.
+async fn read_at(client: &Client, scope: Scope, elapsed: &mut Duration, at: Duration) -> String {
+    jump(at - *elapsed).await;
+    *elapsed = at;
+    let text = token_text(client, scope.clone()).await;
+    token_text(client, scope).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    text
+}
+
+#[tokio::test]
+async fn the_refresh_window_opens_at_the_configured_time() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t", None, 3600))
+        .mount(&server)
+        .await;
+    // No jitter: the window is exactly max(60 s, 10% of 1 h) = 360 s before expiry.
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .refresh_window(
+            fintecture_oauth::RefreshWindow::new(Duration::from_secs(60), 10)
+                .with_jitter_percent(0),
+        )
+        .build()
+        .unwrap();
+    let mut elapsed = Duration::ZERO;
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::ZERO).await;
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(3239)).await;
+    assert_eq!(token_requests(&server).await, 1, "not yet in the window");
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(3241)).await;
+    assert_eq!(
+        token_requests(&server).await,
+        2,
+        "one renewal, in the background"
+    );
+}
+
+#[tokio::test]
+async fn the_default_window_has_jitter_and_a_short_token_is_not_renewed_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t", None, 3600))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let mut elapsed = Duration::ZERO;
+    // The default window: 360 s before expiry, plus up to 180 s of jitter.
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::ZERO).await;
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(3059)).await;
+    assert_eq!(token_requests(&server).await, 1);
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(3241)).await;
+    assert_eq!(token_requests(&server).await, 2);
+
+    // A 100 s token: the 60 s minimum would open the window at once; it is capped at half
+    // the lifetime.
+    server.reset().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("short", None, 100))
+        .mount(&server)
+        .await;
+    let client = self::client(&server);
+    let mut elapsed = Duration::ZERO;
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::ZERO).await;
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(45)).await;
+    assert_eq!(
+        token_requests(&server).await,
+        1,
+        "not renewed before half its life"
+    );
+    read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(55)).await;
+    assert_eq!(token_requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn a_dead_grant_found_in_the_window_is_not_renewed_again_and_serves_until_expiry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("a", Some("rt"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/refreshtoken"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server).customer("customer-1");
+    client
+        .authorize(AuthorizationCode::new("code"), None)
+        .await
+        .unwrap();
+    let mut elapsed = Duration::ZERO;
+    for at in [3300, 3400, 3500] {
+        let text = read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(at)).await;
+        assert_eq!(text, "a", "the valid token keeps serving");
+    }
+    jump(Duration::from_secs(100)).await;
+    let error = client.access_token(&Scope::Ais).await.unwrap_err();
+    assert!(matches!(error, Error::Reauthorize { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn cached_reads_do_no_io_and_see_what_the_manager_holds() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("client_credentials"))
+        .respond_with(token("app", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("authorization_code"))
+        .respond_with(token("alice", Some("rt"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let alice = client.customer("alice");
+    assert!(client.cached_access_token(&Scope::Pis).is_none());
+    assert!(alice.cached_access_token(&Scope::Ais).is_none());
+    client.access_token(&Scope::Pis).await.unwrap();
+    alice
+        .authorize(AuthorizationCode::new("code"), None)
+        .await
+        .unwrap();
+    let app = client.cached_access_token(&Scope::Pis).unwrap();
+    assert_eq!(app.expose_secret(), "app");
+    assert_eq!(
+        alice
+            .cached_access_token(&Scope::Ais)
+            .unwrap()
+            .expose_secret(),
+        "alice"
+    );
+    assert!(
+        client
+            .customer("bob")
+            .cached_access_token(&Scope::Ais)
+            .is_none()
+    );
+    assert!(
+        client.cached_access_token(&Scope::Ais).is_none(),
+        "no customer bound"
+    );
 }
