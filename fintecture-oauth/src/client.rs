@@ -10,7 +10,9 @@ use crate::response::{RawResponse, read_capped};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
 use crate::signature::{RequestSigner, SignRequests};
-use crate::token_manager::{DEFAULT_TOKEN_MARGIN, ManagerConfig, RefreshWindow, TokenManager};
+use crate::token_manager::{
+    DEFAULT_TOKEN_LEASE, DEFAULT_TOKEN_MARGIN, ManagerConfig, RefreshWindow, TokenManager,
+};
 use crate::token_store::TokenStore;
 use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, LOCATION, USER_AGENT};
 use secrecy::{ExposeSecret, SecretString};
@@ -74,6 +76,7 @@ impl Client {
             token_store: None,
             token_margin: DEFAULT_TOKEN_MARGIN,
             refresh_window: RefreshWindow::default(),
+            token_lease: DEFAULT_TOKEN_LEASE,
             clock: Arc::new(SystemClock),
             default_scope: Scope::Pis,
             retry: RetryPolicy::default(),
@@ -344,6 +347,7 @@ pub struct ClientBuilder {
     token_store: Option<Arc<dyn TokenStore>>,
     token_margin: Duration,
     refresh_window: RefreshWindow,
+    token_lease: Duration,
     clock: Arc<dyn Clock>,
     default_scope: Scope,
     retry: RetryPolicy,
@@ -394,6 +398,14 @@ impl ClientBuilder {
     /// larger of 60 s and 10% of their lifetime, with jitter).
     pub fn refresh_window(mut self, window: RefreshWindow) -> Self {
         self.refresh_window = window;
+        self
+    }
+
+    /// How long a client sharing a [`TokenStore`] holds a grant's lease while it renews it
+    /// (default 15 s): its token request gets two thirds of that, and clients that find the
+    /// lease taken wait up to twice that for the new token.
+    pub fn token_lease(mut self, lease: Duration) -> Self {
+        self.token_lease = lease;
         self
     }
 
@@ -537,6 +549,7 @@ impl ClientBuilder {
                 margin: self.token_margin,
                 window: self.refresh_window,
                 backoff: self.retry,
+                lease: self.token_lease,
             }))
         });
         Ok(Client {

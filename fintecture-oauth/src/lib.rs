@@ -107,9 +107,12 @@ pub use secrecy::{ExposeSecret, SecretString};
 pub use secret::{AuthorizationCode, RefreshToken};
 pub use signature::SignRequests;
 pub use token::{AccessToken, DEFAULT_EXPIRES_IN, TokenType};
-pub use token_manager::{CachedToken, DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow};
+pub use token_manager::{
+    CachedToken, DEFAULT_TOKEN_LEASE, DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow,
+};
 pub use token_store::{
-    Grant, GrantKey, MemoryTokenStore, StoreError, StoreFuture, TokenRecord, TokenStore,
+    Grant, GrantKey, Lease, MemoryTokenStore, StoreError, StoreFuture, Swap, TokenRecord,
+    TokenStore,
 };
 
 /// The README's examples, compiled and run as doctests.

@@ -19,7 +19,7 @@ use crate::retry::{RetryPolicy, random_below};
 use crate::scope::Scope;
 use crate::secret::{AuthorizationCode, RefreshToken};
 use crate::token::AccessToken;
-use crate::token_store::{Grant, GrantKey, StoreError, TokenRecord, TokenStore};
+use crate::token_store::{Grant, GrantKey, Lease, StoreError, Swap, TokenRecord, TokenStore};
 use crate::{Client, ExposeSecret};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use http::HeaderValue;
@@ -230,6 +230,7 @@ pub(crate) struct TokenManager {
     margin: Duration,
     window: RefreshWindow,
     backoff: RetryPolicy,
+    lease: Duration,
     /// The app's grants, by scope: a handful, so a scan beats hashing.
     apps: ArcSwap<Vec<(Box<str>, Arc<Slot>)>>,
     /// Serializes adding app slots (reads never take it).
@@ -271,6 +272,7 @@ pub(crate) struct ManagerConfig {
     pub(crate) margin: Duration,
     pub(crate) window: RefreshWindow,
     pub(crate) backoff: RetryPolicy,
+    pub(crate) lease: Duration,
 }
 
 impl TokenManager {
@@ -283,6 +285,7 @@ impl TokenManager {
             margin: config.margin,
             window: config.window,
             backoff: config.backoff,
+            lease: config.lease,
             apps: ArcSwap::from_pointee(Vec::new()),
             apps_write: Mutex::new(()),
             customers: RwLock::new(HashMap::new()),
@@ -539,9 +542,9 @@ impl TokenManager {
     /// Renews `slot` until it has a new token, retrying with backoff while its current
     /// token is still valid; the error once none is.
     async fn renew_with_backoff<E: TokenEndpoint>(
-        &self,
+        self: &Arc<Self>,
         endpoint: &E,
-        slot: &Slot,
+        slot: &Arc<Slot>,
     ) -> Result<Arc<Token>, Error> {
         let mut attempt = 0;
         loop {
@@ -568,40 +571,190 @@ impl TokenManager {
         }
     }
 
-    /// One renewal: a newer token from the store if another client saved one, else the
-    /// token endpoint (refresh token if there is one, else client credentials for an app
-    /// grant). The new token is saved to the store before anyone gets it.
+    /// One renewal. Without a store: the token endpoint (the refresh token if there is
+    /// one, else client credentials for an app grant). With one: coordinated with every
+    /// client sharing the store, so that each grant is renewed once (see `renew_shared`).
     async fn renew<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+    ) -> Result<Arc<Token>, Error> {
+        let Some(store) = &self.store else {
+            let current = slot.token.load_full();
+            return self
+                .renew_alone(endpoint, slot, Base::of(current.as_deref()))
+                .await;
+        };
+        let key = self.key(&slot.grant);
+        match self.renew_shared(endpoint, slot, store, &key).await {
+            Err(Error::Store(error)) if matches!(slot.grant, Grant::App { .. }) => {
+                // Only efficiency is at stake for an app token: each process gets its own.
+                tracing::warn!(
+                    grant = %key,
+                    error = %error,
+                    "token store unavailable: getting this app token in this process alone"
+                );
+                let current = slot.token.load_full();
+                self.renew_alone(endpoint, slot, Base::of(current.as_deref()))
+                    .await
+            }
+            // A customer's refresh without the store's lease could race another replica's,
+            // and the loser's rotation would cost the customer's consent: refused.
+            other => other,
+        }
+    }
+
+    /// A renewal with no one to coordinate with.
+    async fn renew_alone<E: TokenEndpoint>(
         &self,
         endpoint: &E,
         slot: &Slot,
+        base: Base,
     ) -> Result<Arc<Token>, Error> {
-        let current = slot.token.load_full();
-        let mut version = current.as_ref().map_or(0, |t| t.version);
-        let mut refresh_token = current.as_ref().and_then(|t| t.refresh_token.clone());
-        let key = self.key(&slot.grant);
-        if let Some(store) = &self.store {
-            let record = store.load(&key).await.map_err(store_error)?;
-            if let Some(record) = record.filter(|r| r.version > version || current.is_none()) {
-                if let Some(token) = self.adopt(&record) {
-                    return Ok(self.install(slot, token));
+        let token = self.fetch(endpoint, slot, &base).await?;
+        Ok(self.install(slot, token))
+    }
+
+    /// A renewal shared through the store: a newer token another client saved, if there is
+    /// one; else, under the grant's lease, the token endpoint, the new token written with a
+    /// compare-and-swap before anyone gets it. A client that finds the lease taken waits
+    /// (bounded) for the holder's token instead of calling the token endpoint.
+    ///
+    /// # Errors
+    /// `Error::Store` when the store cannot be used before anything was fetched.
+    async fn renew_shared<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+    ) -> Result<Arc<Token>, Error> {
+        let deadline = Instant::now().checked_add(self.lease.saturating_mul(2));
+        loop {
+            let record = store.load(key).await.map_err(store_error)?;
+            if let Some(token) = self.newer(slot, record.as_ref()) {
+                return Ok(self.install(slot, token));
+            }
+            if let Some(lease) = store.lock(key, self.lease).await.map_err(store_error)? {
+                let renewed = self.renew_leased(endpoint, slot, store, key, &lease).await;
+                if let Err(error) = store.unlock(key, &lease).await {
+                    tracing::warn!(grant = %key, error = %error, "could not release a lease; it expires by itself");
                 }
-                version = version.max(record.version);
-                refresh_token = record.refresh_token.or(refresh_token);
+                return renewed;
+            }
+            if deadline.is_none_or(|deadline| Instant::now() >= deadline) {
+                return Err(unfinished(slot));
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    /// The renewal proper, under the lease.
+    async fn renew_leased<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        lease: &Lease,
+    ) -> Result<Arc<Token>, Error> {
+        // The previous holder may have written just before its lease ended.
+        let record = store.load(key).await.map_err(store_error)?;
+        if let Some(token) = self.newer(slot, record.as_ref()) {
+            return Ok(self.install(slot, token));
+        }
+        let current = slot.token.load_full();
+        let base = Base::newest(current.as_deref(), record.as_ref());
+        // Done well within the lease, so no other client takes it over meanwhile.
+        let within = self.lease.saturating_mul(2) / 3;
+        let fetched = match tokio::time::timeout(within, self.fetch(endpoint, slot, &base)).await {
+            Ok(fetched) => fetched,
+            Err(_) => return Err(unfinished(slot)),
+        };
+        let token = match fetched {
+            Ok(token) => token,
+            Err(error @ Error::Reauthorize { .. }) => {
+                return self.dead_or_rotated(slot, store, key, &base, error).await;
+            }
+            Err(error) => return Err(error),
+        };
+        match store
+            .swap(key, base.version, &token.record(), lease.fence)
+            .await
+        {
+            Ok(Swap::Written) => Ok(self.install(slot, token)),
+            Ok(refused) => {
+                // Written under a newer lease meanwhile (this client was paused past its
+                // own): the store's token is the grant's.
+                tracing::warn!(grant = %key, ?refused, "a newer token was saved meanwhile; using it");
+                let record = store.load(key).await.map_err(store_error)?;
+                match self.newer(slot, record.as_ref()) {
+                    Some(newer) => Ok(self.install(slot, newer)),
+                    None => Ok(self.install(slot, token)),
+                }
+            }
+            Err(error) => {
+                // Nothing is lost: the token serves from memory, and is written later.
+                tracing::warn!(grant = %key, error = %error, "could not save a renewed token; retrying in the background");
+                let token = self.install(slot, token);
+                self.write_later(key.clone(), slot.clone(), token.clone());
+                Ok(token)
             }
         }
+    }
+
+    /// `invalid_grant` on a refresh, with a store: the grant is dead only if the store
+    /// still holds the refresh token that was used (or nothing); else another client
+    /// rotated it, and its token is the one to use.
+    async fn dead_or_rotated(
+        &self,
+        slot: &Slot,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        base: &Base,
+        error: Error,
+    ) -> Result<Arc<Token>, Error> {
+        let record = store.load(key).await.map_err(store_error)?;
+        let dead = match &record {
+            None => true,
+            Some(record) if record.version == base.version => store
+                .remove(key, Some(base.version))
+                .await
+                .map_err(store_error)?,
+            Some(_) => false,
+        };
+        if dead {
+            self.bury(slot);
+            return Err(error);
+        }
+        match self.newer(slot, record.as_ref()) {
+            Some(newer) => Ok(self.install(slot, newer)),
+            None => Err(error),
+        }
+    }
+
+    /// A request to the token endpoint: the refresh token if there is one, else client
+    /// credentials for an app grant; a dead or missing customer grant is `Reauthorize`.
+    async fn fetch<E: TokenEndpoint>(
+        &self,
+        endpoint: &E,
+        slot: &Slot,
+        base: &Base,
+    ) -> Result<Token, Error> {
         let sent_at = Instant::now();
         let sent_wall = self.clock.now();
-        let used_refresh = refresh_token.clone();
-        let fetched = match (&slot.grant, refresh_token) {
-            (_, Some(refresh_token)) => match endpoint.refresh(refresh_token).await {
+        let reauthorize = |source: Option<Arc<Error>>| Error::Reauthorize {
+            scope: slot.scope().to_owned(),
+            customer: slot.customer_id().map(str::to_owned),
+            source,
+        };
+        let fetched = match (&slot.grant, &base.refresh_token) {
+            (_, Some(refresh_token)) => match endpoint.refresh(refresh_token.clone()).await {
                 Err(error) if is_terminal(&error) => {
-                    self.bury(slot, &key).await;
-                    return Err(Error::Reauthorize {
-                        scope: slot.scope().to_owned(),
-                        customer: slot.customer_id().map(str::to_owned),
-                        source: Some(Arc::new(error)),
-                    });
+                    if self.store.is_none() {
+                        self.bury(slot);
+                    }
+                    return Err(reauthorize(Some(Arc::new(error))));
                 }
                 other => other?,
             },
@@ -609,18 +762,84 @@ impl TokenManager {
                 let scope: Scope = scope.parse().unwrap_or_else(|never| match never {});
                 endpoint.client_credentials(scope).await?
             }
-            (Grant::Customer { customer_id }, None) => {
-                self.bury(slot, &key).await;
-                return Err(Error::Reauthorize {
-                    scope: slot.scope().to_owned(),
-                    customer: Some(customer_id.clone()),
-                    source: None,
-                });
+            (Grant::Customer { .. }, None) => {
+                self.bury(slot);
+                return Err(reauthorize(None));
             }
         };
-        let token = self.fetched(&fetched, sent_at, sent_wall, version, used_refresh)?;
-        self.save(&key, &token).await;
-        Ok(self.install(slot, token))
+        self.fetched(
+            &fetched,
+            sent_at,
+            sent_wall,
+            base.version,
+            base.refresh_token.clone(),
+        )
+    }
+
+    /// The store's record as a token, if it is newer than the slot's and still fresh.
+    fn newer(&self, slot: &Slot, record: Option<&TokenRecord>) -> Option<Token> {
+        let record = record?;
+        let current = slot.token.load();
+        let newer = current.as_ref().is_none_or(|t| record.version > t.version);
+        if newer { self.adopt(record) } else { None }
+    }
+
+    /// Writes a token the store could not take, in the background, until it does or a
+    /// newer token replaces it here: a customer's refresh token is their consent, never
+    /// dropped.
+    fn write_later(self: &Arc<Self>, key: GrantKey, slot: Arc<Slot>, token: Arc<Token>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let manager = self.clone();
+        runtime.spawn(async move {
+            let Some(store) = &manager.store else { return };
+            let mut attempt = 0;
+            while slot.token.load().as_ref().is_some_and(|t| t.version == token.version) {
+                tokio::time::sleep(manager.backoff.backoff(attempt)).await;
+                attempt = attempt.saturating_add(1);
+                match manager.persist(store, &key, &token).await {
+                    Ok(()) => {
+                        tracing::info!(grant = %key, "saved the renewed token");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(grant = %key, error = %error, attempt, "could not save a renewed token yet");
+                    }
+                }
+            }
+        });
+    }
+
+    /// Writes `token` under a lease, over whatever older version the store holds (a store
+    /// restarted empty holds none); done when the store already has it or a newer one.
+    async fn persist(
+        &self,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        token: &Token,
+    ) -> Result<(), StoreError> {
+        let Some(lease) = store.lock(key, self.lease).await? else {
+            return Err(StoreError::new("another client holds the grant's lease"));
+        };
+        let written = async {
+            let stored = store.load(key).await?.map_or(0, |r| r.version);
+            if stored >= token.version {
+                return Ok(());
+            }
+            match store
+                .swap(key, stored, &token.record(), lease.fence)
+                .await?
+            {
+                Swap::Written => Ok(()),
+                refused => Err(StoreError::new(format!(
+                    "the store refused the write: {refused:?}"
+                ))),
+            }
+        }
+        .await;
+        store.unlock(key, &lease).await?;
+        written
     }
 
     /// A token received from the token endpoint, its lifetime bounded and counted from when
@@ -698,15 +917,6 @@ impl TokenManager {
         })
     }
 
-    /// Saves a token to the store; a failure leaves it in memory, where it still serves.
-    async fn save(&self, key: &GrantKey, token: &Token) {
-        if let Some(store) = &self.store
-            && let Err(error) = store.save(key, &token.record()).await
-        {
-            tracing::warn!(grant = %key, error = %error, "could not save a token to the store");
-        }
-    }
-
     /// Makes `token` the grant's current one, unless a newer one arrived meanwhile (an
     /// authorization during a refresh): the newest wins, and is returned.
     fn install(&self, slot: &Slot, token: Token) -> Arc<Token> {
@@ -726,9 +936,9 @@ impl TokenManager {
         installed
     }
 
-    /// A dead grant (`invalid_grant` or 401 on a refresh): its token, if still valid, is
-    /// handed out until it expires but never renewed; the store forgets the grant.
-    async fn bury(&self, slot: &Slot, key: &GrantKey) {
+    /// A dead grant (`invalid_grant` or 401 on a refresh, or no refresh token): its token,
+    /// if still valid, is handed out until it expires but never renewed.
+    fn bury(&self, slot: &Slot) {
         slot.token.rcu(|current| {
             current
                 .as_ref()
@@ -736,11 +946,6 @@ impl TokenManager {
                 .map(|t| Arc::new(t.orphan()))
         });
         self.changed(slot);
-        if let Some(store) = &self.store
-            && let Err(error) = store.remove(key).await
-        {
-            tracing::warn!(grant = %key, error = %error, "could not remove a dead grant from the store");
-        }
     }
 
     fn changed(&self, slot: &Slot) {
@@ -765,7 +970,7 @@ impl TokenManager {
     /// Caches a customer's token from an authorization-code exchange, above any version
     /// the grant had.
     async fn authorized(
-        &self,
+        self: &Arc<Self>,
         customer_id: &str,
         fetched: &AccessToken,
         sent_at: Instant,
@@ -787,17 +992,26 @@ impl TokenManager {
             }
         }
         let token = self.fetched(fetched, sent_at, sent_wall, version, None)?;
-        self.save(&key, &token).await;
         // Installed under the map's lock, where empty slots are dropped: the token lands in
         // the slot callers will find.
-        let mut customers = self
-            .customers
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let slot = customers
-            .entry(customer_id.into())
-            .or_insert_with(|| Slot::new(grant));
-        self.install(slot, token);
+        let (slot, token) = {
+            let mut customers = self
+                .customers
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            let slot = customers
+                .entry(customer_id.into())
+                .or_insert_with(|| Slot::new(grant))
+                .clone();
+            let token = self.install(&slot, token);
+            (slot, token)
+        };
+        if let Some(store) = &self.store
+            && let Err(error) = self.persist(store, &key, &token).await
+        {
+            tracing::warn!(grant = %key, error = %error, "could not save an authorization yet; retrying in the background");
+            self.write_later(key, slot, token);
+        }
         Ok(())
     }
 
@@ -815,9 +1029,45 @@ impl TokenManager {
             let grant = Grant::Customer {
                 customer_id: customer_id.to_owned(),
             };
-            store.remove(&self.key(&grant)).await.map_err(store_error)?;
+            store
+                .remove(&self.key(&grant), None)
+                .await
+                .map_err(store_error)?;
         }
         Ok(())
+    }
+}
+
+/// How often a client waiting for another's renewal looks at the store.
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
+/// How long a grant's lease lasts by default: a renewal's request is given two thirds of it.
+pub const DEFAULT_TOKEN_LEASE: Duration = Duration::from_secs(15);
+
+/// What a renewal starts from: the newest version known, and its refresh token.
+struct Base {
+    version: u64,
+    refresh_token: Option<RefreshToken>,
+}
+
+impl Base {
+    fn of(token: Option<&Token>) -> Base {
+        Base {
+            version: token.map_or(0, |t| t.version),
+            refresh_token: token.and_then(|t| t.refresh_token.clone()),
+        }
+    }
+
+    /// The newer of the token in use and the store's record.
+    fn newest(token: Option<&Token>, record: Option<&TokenRecord>) -> Base {
+        let mine = Base::of(token);
+        match record {
+            Some(record) if record.version >= mine.version => Base {
+                version: record.version,
+                refresh_token: record.refresh_token.clone().or(mine.refresh_token),
+            },
+            _ => mine,
+        }
     }
 }
 

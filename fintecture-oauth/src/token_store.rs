@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+use tokio::time::Instant;
 
 /// Whose token it is, within one app: the app's own client-credentials grant for a scope,
 /// or one customer's authorization-code grant (AIS).
@@ -110,11 +111,36 @@ impl std::error::Error for StoreError {
 /// `Arc<dyn TokenStore>`.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// A lease on a grant: while it lasts, only its holder renews the grant. The fence number
+/// grows with every lease taken on the grant; a store refuses a write whose fence is older
+/// than the one that wrote what it holds, so a holder that was paused past its lease cannot
+/// overwrite a newer token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Who holds it (random per lease): only the holder can release it.
+    pub owner: String,
+    /// The fence number of this lease.
+    pub fence: u64,
+}
+
+/// What a compare-and-swap did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Swap {
+    /// The record was written.
+    Written,
+    /// Refused: the store holds another version than the one expected.
+    StaleVersion,
+    /// Refused: the store's record was written under a newer lease.
+    StaleFence,
+}
+
 /// A place to keep token records, shared by clients (and processes, for a store that
-/// persists).
+/// persists), which coordinates their renewals: one renewal per grant at a time, across
+/// every client that shares it.
 ///
 /// The token manager calls it only off the hot path: to look for a token it does not have
-/// (another client may have fetched it), and to save each new token before handing it out.
+/// (another client may have fetched it), and to renew one, under a lease, saving the new
+/// token before anyone gets it.
 pub trait TokenStore: Send + Sync + 'static {
     /// The record of this grant, if any (fresh or not: the manager decides).
     ///
@@ -122,32 +148,68 @@ pub trait TokenStore: Send + Sync + 'static {
     /// When the store cannot be read.
     fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>>;
 
-    /// Stores or replaces the record of this grant.
+    /// Writes `record` if the store holds version `expected` of this grant (0: none), and
+    /// no record written under a lease with a newer fence than `fence`.
     ///
     /// # Errors
     /// When the store cannot be written.
-    fn save<'a>(&'a self, key: &'a GrantKey, record: &'a TokenRecord) -> StoreFuture<'a, ()>;
+    fn swap<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        fence: u64,
+    ) -> StoreFuture<'a, Swap>;
 
-    /// Forgets the record of this grant.
+    /// Forgets the grant: only if it holds this version, or whatever it holds with `None`.
+    /// Whether a record was removed.
     ///
     /// # Errors
     /// When the store cannot be written.
-    fn remove<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, ()>;
+    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool>;
+
+    /// Takes the grant's lease for `duration`, unless someone holds it (`None` then).
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn lock<'a>(&'a self, key: &'a GrantKey, duration: Duration) -> StoreFuture<'a, Option<Lease>>;
+
+    /// Releases the lease, if it is still this one's (it may have expired and been taken).
+    ///
+    /// # Errors
+    /// When the store cannot be reached.
+    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()>;
 }
 
-/// A store in memory, for clients of one process that should share their tokens.
+/// A store in memory, for clients of one process that should share their tokens (and for
+/// tests: it behaves as the Redis store does).
 #[derive(Default)]
 pub struct MemoryTokenStore {
-    records: RwLock<HashMap<GrantKey, TokenRecord>>,
+    grants: Mutex<HashMap<GrantKey, Entry>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    record: Option<TokenRecord>,
+    /// The fence of the lease the record was written under.
+    written_fence: u64,
+    /// The last fence handed out.
+    fence: u64,
+    lock: Option<(String, Instant)>,
 }
 
 impl MemoryTokenStore {
+    fn grants(&self) -> std::sync::MutexGuard<'_, HashMap<GrantKey, Entry>> {
+        // A panic elsewhere cannot leave the map half-written, so a poisoned lock is usable.
+        self.grants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// How many grants it holds.
     pub fn len(&self) -> usize {
-        self.records
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.grants()
+            .values()
+            .filter(|entry| entry.record.is_some())
+            .count()
     }
 
     /// Whether it holds no grant.
@@ -164,23 +226,82 @@ impl fmt::Debug for MemoryTokenStore {
     }
 }
 
+fn ready<'a, T: Send + 'a>(value: T) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(Ok(value)))
+}
+
 impl TokenStore for MemoryTokenStore {
     fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
-        // A panic elsewhere cannot leave the map half-written, so a poisoned lock is usable.
-        let records = self.records.read().unwrap_or_else(PoisonError::into_inner);
-        let record = records.get(key).cloned();
-        Box::pin(std::future::ready(Ok(record)))
+        ready(self.grants().get(key).and_then(|e| e.record.clone()))
     }
 
-    fn save<'a>(&'a self, key: &'a GrantKey, record: &'a TokenRecord) -> StoreFuture<'a, ()> {
-        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
-        records.insert(key.clone(), record.clone());
-        Box::pin(std::future::ready(Ok(())))
+    fn swap<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        fence: u64,
+    ) -> StoreFuture<'a, Swap> {
+        let mut grants = self.grants();
+        let entry = grants.entry(key.clone()).or_default();
+        let stored = entry.record.as_ref().map_or(0, |r| r.version);
+        let outcome = if fence < entry.written_fence {
+            Swap::StaleFence
+        } else if stored != expected {
+            Swap::StaleVersion
+        } else {
+            entry.record = Some(record.clone());
+            entry.written_fence = fence;
+            Swap::Written
+        };
+        ready(outcome)
     }
 
-    fn remove<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, ()> {
-        let mut records = self.records.write().unwrap_or_else(PoisonError::into_inner);
-        records.remove(key);
-        Box::pin(std::future::ready(Ok(())))
+    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
+        let mut grants = self.grants();
+        let removed = grants.get_mut(key).is_some_and(|entry| {
+            let matches = match (&entry.record, version) {
+                (Some(_), None) => true,
+                (Some(record), Some(version)) => record.version == version,
+                (None, _) => false,
+            };
+            if matches {
+                entry.record = None;
+            }
+            matches
+        });
+        ready(removed)
+    }
+
+    fn lock<'a>(&'a self, key: &'a GrantKey, duration: Duration) -> StoreFuture<'a, Option<Lease>> {
+        let mut grants = self.grants();
+        let entry = grants.entry(key.clone()).or_default();
+        let now = Instant::now();
+        let lease = match &entry.lock {
+            Some((_, until)) if now < *until => None,
+            _ => {
+                entry.fence = entry.fence.saturating_add(1);
+                let lease = Lease {
+                    owner: uuid::Uuid::new_v4().to_string(),
+                    fence: entry.fence,
+                };
+                let until = now.checked_add(duration).unwrap_or(now);
+                entry.lock = Some((lease.owner.clone(), until));
+                Some(lease)
+            }
+        };
+        ready(lease)
+    }
+
+    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        if let Some(entry) = self.grants().get_mut(key)
+            && entry
+                .lock
+                .as_ref()
+                .is_some_and(|(owner, _)| *owner == lease.owner)
+        {
+            entry.lock = None;
+        }
+        ready(())
     }
 }

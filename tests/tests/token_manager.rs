@@ -3,8 +3,8 @@
 //! the 401 retry, and errors shared by every waiter.
 
 use fintecture_oauth::{
-    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
-    MemoryTokenStore, Scope, StoreFuture, TokenRecord, TokenStore,
+    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey, Lease,
+    MemoryTokenStore, Scope, StoreFuture, Swap, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -423,11 +423,23 @@ impl TokenStore for PanicsOnce {
         }
         self.inner.load(key)
     }
-    fn save<'a>(&'a self, key: &'a GrantKey, record: &'a TokenRecord) -> StoreFuture<'a, ()> {
-        self.inner.save(key, record)
+    fn swap<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        fence: u64,
+    ) -> StoreFuture<'a, Swap> {
+        self.inner.swap(key, expected, record, fence)
     }
-    fn remove<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, ()> {
-        self.inner.remove(key)
+    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
+        self.inner.remove(key, version)
+    }
+    fn lock<'a>(&'a self, key: &'a GrantKey, lease: Duration) -> StoreFuture<'a, Option<Lease>> {
+        self.inner.lock(key, lease)
+    }
+    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        self.inner.unlock(key, lease)
     }
 }
 
