@@ -77,6 +77,8 @@ mod encode;
 mod environment;
 mod error;
 mod oauth;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod request;
 mod response;
 mod retry;
@@ -99,6 +101,8 @@ pub use fintecture_macros::api;
 /// The `http` crate, whose types (`StatusCode`, `HeaderMap`, `Method`) this API uses.
 pub use http;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
+#[cfg(feature = "redis")]
+pub use redis_store::{AtRest, RedisTokenStore};
 pub use request::{Auth, Endpoint, Request};
 pub use response::RawResponse;
 pub use retry::RetryPolicy;

@@ -678,10 +678,10 @@ impl TokenManager {
             }
             Err(error) => return Err(error),
         };
-        match store
-            .swap(key, base.version, &token.record(), lease.fence)
-            .await
-        {
+        // Over what the store holds (a store restarted empty holds nothing); the new token's
+        // version is above both.
+        let stored = record.as_ref().map_or(0, |r| r.version);
+        match store.swap(key, stored, &token.record(), lease.fence).await {
             Ok(Swap::Written) => Ok(self.install(slot, token)),
             Ok(refused) => {
                 // Written under a newer lease meanwhile (this client was paused past its

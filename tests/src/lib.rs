@@ -135,3 +135,95 @@ pub fn client_for(base_url: &str) -> Client {
 pub const APP_ID: &str = "app-id:é+/=";
 /// The app secret the fixtures use: every character that needs care somewhere.
 pub const APP_SECRET: &str = "s3cr3t+/=:%&é ü";
+
+/// A `redis-server` of a test's own, on a free 127.0.0.1 port, in a directory of its own;
+/// stopped when dropped.
+pub struct RedisServer {
+    child: Option<std::process::Child>,
+    port: u16,
+    dir: std::path::PathBuf,
+    aof: bool,
+}
+
+impl RedisServer {
+    /// Starts one without persistence (`--save "" --appendonly no`), or with AOF (every
+    /// write synced) when `aof`. Panics when it cannot: the Redis tests are ignored on
+    /// machines without `redis-server` (see `build.rs`), so here it must be there.
+    pub fn start(aof: bool) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let dir =
+            std::env::temp_dir().join(format!("fintecture-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let mut server = RedisServer {
+            child: None,
+            port,
+            dir,
+            aof,
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server at once (no shutdown save): what a crash does.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (an AOF server finds its data).
+    pub fn restart(&mut self) {
+        self.kill();
+        let persistence: &[&str] = if self.aof {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", ""])
+            .args(persistence)
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server could not start: {e}"));
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.answers() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server on port {} did not answer",
+                self.port
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
