@@ -19,7 +19,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::OnceCell;
 
 /// How token values are kept in Redis.
 #[derive(Clone)]
@@ -55,7 +57,9 @@ impl fmt::Debug for AtRest {
 /// The token store on Redis. Cheap to clone; clones share one reconnecting connection.
 #[derive(Clone)]
 pub struct RedisTokenStore {
-    connection: ConnectionManager,
+    client: redis::Client,
+    /// Made on first use, on the runtime that uses it: building the store needs none.
+    connection: Arc<OnceCell<ConnectionManager>>,
     prefix: String,
     at_rest: AtRest,
 }
@@ -74,27 +78,37 @@ impl fmt::Debug for RedisTokenStore {
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RedisTokenStore {
-    /// A store on the Redis at `url` (`redis://host:port/db`), with keys under `prefix`
-    /// (`fintecture` by default, see [`with_prefix`](Self::with_prefix)). It connects
-    /// lazily and reconnects by itself: a Redis that is down now fails the calls that need
-    /// it, not this one.
+    /// A store on the Redis at `url` (`redis://host:port/db`), with keys under
+    /// `fintecture` (see [`with_prefix`](Self::with_prefix)). It connects on first use
+    /// and reconnects by itself: a Redis that is down now fails the calls that need it,
+    /// not this one, and no runtime is needed here.
     ///
     /// # Errors
     /// When the URL is not a Redis URL.
     pub fn new(url: &str, at_rest: AtRest) -> Result<RedisTokenStore, StoreError> {
-        let client = redis::Client::open(url).map_err(StoreError::new)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(REDIS_TIMEOUT);
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
         Ok(RedisTokenStore {
-            connection,
+            client: redis::Client::open(url).map_err(StoreError::new)?,
+            connection: Arc::new(OnceCell::new()),
             prefix: "fintecture".into(),
             at_rest,
         })
+    }
+
+    /// The shared connection, made on first use.
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_max_delay(REDIS_TIMEOUT);
+                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+                    .map_err(StoreError::new)
+            })
+            .await?;
+        Ok(connection.clone())
     }
 
     /// Puts the keys under another prefix (one per service or test, say).
@@ -269,7 +283,7 @@ impl TokenStore for RedisTokenStore {
     fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
         Box::pin(async move {
             let name = self.key_name(key);
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection().await?;
             let (version, data): (Option<u64>, Option<String>) = redis::cmd("HMGET")
                 .arg(&name)
                 .arg("version")
@@ -294,7 +308,7 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             let data = self.seal(&name, record)?;
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection().await?;
             let outcome: u8 = redis::Script::new(SWAP)
                 .key(&name)
                 .arg(expected)
@@ -314,7 +328,7 @@ impl TokenStore for RedisTokenStore {
 
     fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection().await?;
             let removed: u8 = redis::Script::new(REMOVE)
                 .key(self.key_name(key))
                 .arg(version.map(|v| v.to_string()).unwrap_or_default())
@@ -332,7 +346,7 @@ impl TokenStore for RedisTokenStore {
             let millis = u64::try_from(duration.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection().await?;
             let fence: u64 = redis::Script::new(LOCK)
                 .key(format!("{name}:lock"))
                 .key(format!("{name}:fence"))
@@ -347,7 +361,7 @@ impl TokenStore for RedisTokenStore {
 
     fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
+            let mut connection = self.connection().await?;
             let _released: u8 = redis::Script::new(UNLOCK)
                 .key(format!("{}:lock", self.key_name(key)))
                 .arg(&lease.owner)

@@ -439,8 +439,10 @@ impl TokenManager {
         let epoch = self.epoch.load(Ordering::Acquire);
         let local = LOCAL_TOKENS.try_with(|copies| {
             let copies = copies.borrow();
+            // Newest first: the copy in use is usually the one made last.
             let copy = copies
                 .iter()
+                .rev()
                 .find(|c| c.manager == self.id && *c.scope == *scope)?;
             (copy.epoch == epoch).then(|| copy.token.clone())
         });

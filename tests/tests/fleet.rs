@@ -467,3 +467,13 @@ async fn the_fleet_example_shows_one_request_and_one_refresh_for_three_replicas(
         );
     }
 }
+
+#[test]
+fn a_store_is_made_without_a_runtime_and_a_bad_url_is_an_error() {
+    let store = RedisTokenStore::new("redis://127.0.0.1:1/", AtRest::Plaintext);
+    assert!(store.is_ok(), "no connection, no runtime needed yet");
+    let error = RedisTokenStore::new("not a url", AtRest::Plaintext).unwrap_err();
+    assert!(std::error::Error::source(&error).is_some(), "{error}");
+    let debug = format!("{:?}", AtRest::aes_256_gcm(&KEY).unwrap());
+    assert_eq!(debug, "Encrypted([REDACTED])");
+}
