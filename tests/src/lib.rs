@@ -227,3 +227,80 @@ impl Drop for RedisServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A token store that passes every call to `inner`, with two hooks for tests: `on_load`
+/// runs before each load (to panic, say), and each write waits `pause` first (a client
+/// stopped between a token answer and its write) and keeps what the store answered.
+pub struct HookedStore<S> {
+    /// The store that answers.
+    pub inner: S,
+    /// Runs before each load.
+    pub on_load: Box<dyn Fn() + Send + Sync>,
+    /// How long each write waits.
+    pub pause: std::time::Duration,
+    /// What the writes answered, in order.
+    pub outcomes: std::sync::Mutex<Vec<fintecture_oauth::Swap>>,
+}
+
+impl<S> HookedStore<S> {
+    /// A store with no hooks yet.
+    pub fn new(inner: S) -> Self {
+        HookedStore {
+            inner,
+            on_load: Box::new(|| {}),
+            pause: std::time::Duration::ZERO,
+            outcomes: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<S: fintecture_oauth::TokenStore> fintecture_oauth::TokenStore for HookedStore<S> {
+    fn load<'a>(
+        &'a self,
+        key: &'a fintecture_oauth::GrantKey,
+    ) -> fintecture_oauth::StoreFuture<'a, Option<fintecture_oauth::TokenRecord>> {
+        (self.on_load)();
+        self.inner.load(key)
+    }
+
+    fn swap<'a>(
+        &'a self,
+        key: &'a fintecture_oauth::GrantKey,
+        expected: u64,
+        record: &'a fintecture_oauth::TokenRecord,
+        fence: u64,
+    ) -> fintecture_oauth::StoreFuture<'a, fintecture_oauth::Swap> {
+        Box::pin(async move {
+            tokio::time::sleep(self.pause).await;
+            let outcome = self.inner.swap(key, expected, record, fence).await?;
+            if let Ok(mut outcomes) = self.outcomes.lock() {
+                outcomes.push(outcome);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn remove<'a>(
+        &'a self,
+        key: &'a fintecture_oauth::GrantKey,
+        version: Option<u64>,
+    ) -> fintecture_oauth::StoreFuture<'a, bool> {
+        self.inner.remove(key, version)
+    }
+
+    fn lock<'a>(
+        &'a self,
+        key: &'a fintecture_oauth::GrantKey,
+        duration: std::time::Duration,
+    ) -> fintecture_oauth::StoreFuture<'a, Option<fintecture_oauth::Lease>> {
+        self.inner.lock(key, duration)
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        key: &'a fintecture_oauth::GrantKey,
+        lease: &'a fintecture_oauth::Lease,
+    ) -> fintecture_oauth::StoreFuture<'a, ()> {
+        self.inner.unlock(key, lease)
+    }
+}

@@ -9,13 +9,12 @@
 
 use fintecture_oauth::emulator::{Emulator, Fault};
 use fintecture_oauth::{
-    AtRest, Client, Clock, Error, Grant, GrantKey, Lease, RedisTokenStore, Scope, StoreFuture,
-    Swap, TokenRecord, TokenStore,
+    AtRest, Client, Clock, Error, Grant, GrantKey, RedisTokenStore, Scope, Swap, TokenStore,
 };
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tests::{RedisServer, Sample, jump};
+use tests::{HookedStore, RedisServer, Sample, jump};
 
 const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
 
@@ -161,53 +160,16 @@ async fn two_hundred_refreshes_over_four_replicas_use_each_refresh_token_once() 
     assert_eq!(used.len(), 200, "each refresh token used exactly once");
 }
 
-/// A store that pauses before each write (a replica stopped between the token answer and
-/// its write), and keeps what the writes answered.
-struct PausedBeforeWrite {
-    inner: RedisTokenStore,
-    pause: Duration,
-    outcomes: Mutex<Vec<Swap>>,
-}
-
-impl TokenStore for PausedBeforeWrite {
-    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
-        self.inner.load(key)
-    }
-    fn swap<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        expected: u64,
-        record: &'a TokenRecord,
-        fence: u64,
-    ) -> StoreFuture<'a, Swap> {
-        Box::pin(async move {
-            tokio::time::sleep(self.pause).await;
-            let outcome = self.inner.swap(key, expected, record, fence).await?;
-            self.outcomes.lock().unwrap().push(outcome);
-            Ok(outcome)
-        })
-    }
-    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
-        self.inner.remove(key, version)
-    }
-    fn lock<'a>(&'a self, key: &'a GrantKey, lease: Duration) -> StoreFuture<'a, Option<Lease>> {
-        self.inner.lock(key, lease)
-    }
-    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.unlock(key, lease)
-    }
-}
-
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn a_replica_paused_past_its_lease_is_fenced_out_and_takes_the_newest_token() {
     let redis = RedisServer::start(false);
     let emulator = Emulator::start().await.unwrap();
     let lease = Duration::from_millis(300);
-    let paused = Arc::new(PausedBeforeWrite {
-        inner: store(&redis),
+    // Stopped between its token answer and its write.
+    let paused = Arc::new(HookedStore {
         pause: Duration::from_secs(1),
-        outcomes: Mutex::new(Vec::new()),
+        ..HookedStore::new(store(&redis))
     });
     let build = |store: Arc<dyn TokenStore>| {
         Client::builder(emulator.environment())

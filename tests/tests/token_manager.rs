@@ -3,13 +3,13 @@
 //! the 401 retry, and errors shared by every waiter.
 
 use fintecture_oauth::{
-    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey, Lease,
-    MemoryTokenStore, Scope, StoreFuture, Swap, TokenRecord, TokenStore,
+    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
+    MemoryTokenStore, Scope, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tests::{Sample, jump};
+use tests::{HookedStore, Sample, jump};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -259,8 +259,9 @@ async fn a_token_error_reaches_every_waiter_and_the_next_call_tries_again() {
     assert_eq!(token_text(&client, Scope::Pis).await, "recovered");
 }
 
-#[tokio::test]
-async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
+/// A customer authorized with token `a`, whose refresh token the server refuses
+/// (`invalid_grant`), once and only once.
+async fn authorized_with_a_dead_refresh_token() -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
         .respond_with(token("a", Some("rt"), 3600))
@@ -277,6 +278,12 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
         .authorize(AuthorizationCode::new("code"), None)
         .await
         .unwrap();
+    (server, client)
+}
+
+#[tokio::test]
+async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
+    let (_server, client) = authorized_with_a_dead_refresh_token().await;
     jump(Duration::from_secs(3600)).await;
     for _ in 0..3 {
         let error = client.access_token(&Scope::Ais).await.unwrap_err();
@@ -410,36 +417,15 @@ async fn the_token_text_round_trips_and_a_token_that_cannot_be_a_header_is_a_pro
 }
 
 /// A store whose first `load` panics.
-#[derive(Default)]
-struct PanicsOnce {
-    panicked: AtomicBool,
-    inner: MemoryTokenStore,
-}
-
-impl TokenStore for PanicsOnce {
-    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
-        if !self.panicked.swap(true, Ordering::SeqCst) {
-            panic!("the store broke");
-        }
-        self.inner.load(key)
-    }
-    fn swap<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        expected: u64,
-        record: &'a TokenRecord,
-        fence: u64,
-    ) -> StoreFuture<'a, Swap> {
-        self.inner.swap(key, expected, record, fence)
-    }
-    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
-        self.inner.remove(key, version)
-    }
-    fn lock<'a>(&'a self, key: &'a GrantKey, lease: Duration) -> StoreFuture<'a, Option<Lease>> {
-        self.inner.lock(key, lease)
-    }
-    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
-        self.inner.unlock(key, lease)
+fn panics_once() -> HookedStore<MemoryTokenStore> {
+    let panicked = AtomicBool::new(false);
+    HookedStore {
+        on_load: Box::new(move || {
+            if !panicked.swap(true, Ordering::SeqCst) {
+                panic!("the store broke");
+            }
+        }),
+        ..HookedStore::new(MemoryTokenStore::default())
     }
 }
 
@@ -453,7 +439,7 @@ async fn a_panicking_store_wedges_nothing() {
         .await;
     let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
         .credentials(Credentials::new("app", "secret"))
-        .token_store(Arc::new(PanicsOnce::default()))
+        .token_store(Arc::new(panics_once()))
         .build()
         .unwrap();
     let error = client.access_token(&Scope::Pis).await.unwrap_err();
@@ -647,22 +633,7 @@ async fn the_default_window_has_jitter_and_a_short_token_is_not_renewed_at_once(
 
 #[tokio::test]
 async fn a_dead_grant_found_in_the_window_is_not_renewed_again_and_serves_until_expiry() {
-    let server = MockServer::start().await;
-    Mock::given(path("/oauth/accesstoken"))
-        .respond_with(token("a", Some("rt"), 3600))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/oauth/refreshtoken"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = client(&server).customer("customer-1");
-    client
-        .authorize(AuthorizationCode::new("code"), None)
-        .await
-        .unwrap();
+    let (_server, client) = authorized_with_a_dead_refresh_token().await;
     let mut elapsed = Duration::ZERO;
     for at in [3300, 3400, 3500] {
         let text = read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(at)).await;
