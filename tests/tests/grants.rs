@@ -124,6 +124,24 @@ async fn a_disconnected_or_unknown_customer_must_authorize_again() {
 }
 
 #[tokio::test]
+async fn ten_thousand_callers_of_the_app_grant_on_a_cold_cache_make_one_request() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let tasks: Vec<_> = (0..10_000)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.access_token(&Scope::Pis).await })
+        })
+        .collect();
+    let mut tokens = HashSet::new();
+    for task in tasks {
+        tokens.insert(task.await.unwrap().unwrap().expose_secret().to_owned());
+    }
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(emulator.requests_to("/oauth/accesstoken").len(), 1);
+}
+
+#[tokio::test]
 async fn ten_thousand_callers_over_a_hundred_expired_customers_make_a_hundred_refreshes() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
