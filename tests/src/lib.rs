@@ -240,6 +240,8 @@ pub struct HookedStore<S> {
     pub pause: std::time::Duration,
     /// What the writes answered, in order.
     pub outcomes: std::sync::Mutex<Vec<fintecture_oauth::Swap>>,
+    /// How many writes have started.
+    pub writes: std::sync::atomic::AtomicUsize,
 }
 
 impl<S> HookedStore<S> {
@@ -250,6 +252,7 @@ impl<S> HookedStore<S> {
             on_load: Box::new(|| {}),
             pause: std::time::Duration::ZERO,
             outcomes: std::sync::Mutex::new(Vec::new()),
+            writes: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 }
@@ -270,6 +273,8 @@ impl<S: fintecture_oauth::TokenStore> fintecture_oauth::TokenStore for HookedSto
         record: &'a fintecture_oauth::TokenRecord,
         fence: u64,
     ) -> fintecture_oauth::StoreFuture<'a, fintecture_oauth::Swap> {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Box::pin(async move {
             tokio::time::sleep(self.pause).await;
             let outcome = self.inner.swap(key, expected, record, fence).await?;

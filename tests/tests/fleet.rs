@@ -97,6 +97,17 @@ async fn everyone_reads(replicas: &[Client], customer: Option<&str>, callers: us
     seen.into_iter().next().unwrap()
 }
 
+/// Waits (at most 10 s, checking every 10 ms) until `condition` holds.
+async fn until(condition: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited 10 s in vain");
+}
+
 fn customer_key(emulator: &Emulator, customer_id: &str) -> GrantKey {
     GrantKey {
         environment: emulator.url().as_str().trim_end_matches('/').into(),
@@ -186,6 +197,7 @@ async fn a_replica_paused_past_its_lease_is_fenced_out_and_takes_the_newest_toke
         async move { slow.access_token(&Scope::Pis).await }
     });
     // The slow replica got its token and stopped before writing; its lease runs out.
+    until(|| paused.writes.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
     tokio::time::sleep(lease + Duration::from_millis(200)).await;
     let newest = other.access_token(&Scope::Pis).await.unwrap();
     let late = stalled.await.unwrap().unwrap();
@@ -218,10 +230,11 @@ async fn redis_dying_between_the_refresh_and_the_write_loses_no_refresh_token() 
     pass(&fleet.clock, Duration::from_secs(3600)).await;
     fleet.emulator.inject(
         "/oauth/refreshtoken",
-        Fault::Delay(Duration::from_millis(800)),
+        Fault::Delay(Duration::from_millis(500)),
     );
     let refreshing = tokio::spawn(async move { first.access_token(&Scope::Ais).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The refresh is on the wire (held by the emulator) when Redis dies.
+    until(|| fleet.emulator.requests_to("/oauth/refreshtoken").len() == 1).await;
     fleet.redis.kill();
     let renewed = refreshing.await.unwrap().unwrap();
     fleet.redis.restart(); // empty: no persistence
