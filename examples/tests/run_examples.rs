@@ -271,3 +271,29 @@ async fn token_cli_reports_each_failure_on_one_line() {
 
     assert!(!stderr.contains(&secret));
 }
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn the_fleet_example_shows_one_request_and_one_refresh_for_three_replicas() {
+    let redis = tests::RedisServer::start(false);
+    let mut fleet = example("fleet");
+    fleet.env("REDIS_URL", redis.url());
+    let output = run(fleet).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "3 replicas, 1 distinct token(s), 1 token request(s)",
+        "replica 3: 1 account(s), with the grant from Redis",
+        "1 distinct token(s), 1 refresh request(s) for the whole fleet",
+        "Done.",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing `{expected}` in:\n{stdout}"
+        );
+    }
+}

@@ -398,51 +398,6 @@ async fn with_redis_down_valid_tokens_serve_app_tokens_are_fetched_and_customer_
     assert!(saved.is_some_and(|record| record.version == 2));
 }
 
-#[tokio::test]
-#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
-async fn the_fleet_example_shows_one_request_and_one_refresh_for_three_replicas() {
-    let redis = RedisServer::start(false);
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/fleet
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("examples")
-        .join(format!("fleet{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.exists(),
-        "{} is missing: `cargo test --workspace` builds the examples",
-        binary.display()
-    );
-    let url = redis.url();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(binary)
-            .env("REDIS_URL", url)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    for expected in [
-        "3 replicas, 1 distinct token(s), 1 token request(s)",
-        "replica 3: 1 account(s), with the grant from Redis",
-        "1 distinct token(s), 1 refresh request(s) for the whole fleet",
-        "Done.",
-    ] {
-        assert!(
-            stdout.contains(expected),
-            "missing `{expected}` in:\n{stdout}"
-        );
-    }
-}
-
 #[test]
 fn a_store_is_made_without_a_runtime_and_a_bad_url_is_an_error() {
     let store = RedisTokenStore::new("redis://127.0.0.1:1/", AtRest::Plaintext);
