@@ -309,3 +309,137 @@ impl<S: fintecture_oauth::TokenStore> fintecture_oauth::TokenStore for HookedSto
         self.inner.unlock(key, lease)
     }
 }
+
+/// What every [`TokenStore`](fintecture_oauth::TokenStore) must do, checked on `store`:
+/// versions compared and swapped, older fences refused, removal by version, leases
+/// exclusive until released or expired.
+pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
+    use fintecture_oauth::{Grant, GrantKey, Swap, TokenRecord};
+    use std::time::{Duration, SystemTime};
+    let key = GrantKey {
+        environment: "https://api.example".into(),
+        app_id: "app".into(),
+        grant: Grant::Customer {
+            customer_id: "contract".into(),
+        },
+    };
+    let record = |version: u64| TokenRecord {
+        access_token: format!("at-{version}").into(),
+        refresh_token: Some(fintecture_oauth::RefreshToken::new(format!("rt-{version}"))),
+        issued_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+        expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(4_600),
+        version,
+    };
+    let text = |record: Option<TokenRecord>| {
+        use fintecture_oauth::ExposeSecret as _;
+        record.map(|r| {
+            let refresh = r.refresh_token.map(|t| t.expose_secret().to_owned());
+            (
+                r.access_token.expose_secret().to_owned(),
+                refresh,
+                r.version,
+            )
+        })
+    };
+    assert!(store.load(&key).await.unwrap().is_none());
+
+    let first = store
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .lock(&key, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none(),
+        "exclusive"
+    );
+    assert_eq!(
+        store.swap(&key, 1, &record(2), first.fence).await.unwrap(),
+        Swap::StaleVersion
+    );
+    assert_eq!(
+        store.swap(&key, 0, &record(1), first.fence).await.unwrap(),
+        Swap::Written
+    );
+    let loaded = store.load(&key).await.unwrap();
+    assert_eq!(
+        loaded.as_ref().map(|r| r.issued_at),
+        Some(record(1).issued_at)
+    );
+    assert_eq!(
+        loaded.as_ref().map(|r| r.expires_at),
+        Some(record(1).expires_at)
+    );
+    assert_eq!(text(loaded), text(Some(record(1))));
+    store.unlock(&key, &first).await.unwrap();
+
+    let second = store
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(second.fence > first.fence, "fences grow");
+    assert_ne!(second.owner, first.owner);
+    // Releasing a lease that is not held (any more) leaves the holder's alone.
+    store.unlock(&key, &first).await.unwrap();
+    assert!(
+        store
+            .lock(&key, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.swap(&key, 1, &record(2), second.fence).await.unwrap(),
+        Swap::Written
+    );
+    // A late write under the first lease is refused by its fence, whatever its version.
+    assert_eq!(
+        store.swap(&key, 2, &record(3), first.fence).await.unwrap(),
+        Swap::StaleFence
+    );
+    assert_eq!(
+        store.swap(&key, 1, &record(3), first.fence).await.unwrap(),
+        Swap::StaleFence
+    );
+    assert_eq!(text(store.load(&key).await.unwrap()), text(Some(record(2))));
+    store.unlock(&key, &second).await.unwrap();
+
+    // A lease expires by itself.
+    let short = store
+        .lock(&key, Duration::from_millis(50))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let after = store
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.fence > short.fence);
+    store.unlock(&key, &after).await.unwrap();
+
+    assert!(
+        !store.remove(&key, Some(1)).await.unwrap(),
+        "not the stored version"
+    );
+    assert!(store.load(&key).await.unwrap().is_some());
+    assert!(store.remove(&key, Some(2)).await.unwrap());
+    assert!(store.load(&key).await.unwrap().is_none());
+    assert!(!store.remove(&key, None).await.unwrap(), "nothing left");
+    let lease = store
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store.swap(&key, 0, &record(5), lease.fence).await.unwrap(),
+        Swap::Written
+    );
+    assert!(store.remove(&key, None).await.unwrap());
+    store.unlock(&key, &lease).await.unwrap();
+}

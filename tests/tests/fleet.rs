@@ -406,4 +406,23 @@ fn a_store_is_made_without_a_runtime_and_a_bad_url_is_an_error() {
     assert!(std::error::Error::source(&error).is_some(), "{error}");
     let debug = format!("{:?}", AtRest::aes_256_gcm(&KEY).unwrap());
     assert_eq!(debug, "Encrypted([REDACTED])");
+    let store = RedisTokenStore::new("redis://127.0.0.1:1/", AtRest::aes_256_gcm(&KEY).unwrap())
+        .unwrap()
+        .with_prefix("service-a");
+    let debug = format!("{store:?}");
+    assert!(
+        debug.contains("service-a") && debug.contains("Encrypted([REDACTED])"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn the_redis_store_keeps_the_store_contract() {
+    let redis = RedisServer::start(false);
+    tests::store_contract(&store(&redis)).await;
+    let plain = RedisTokenStore::new(&redis.url(), AtRest::Plaintext)
+        .unwrap()
+        .with_prefix("plain");
+    tests::store_contract(&plain).await;
 }

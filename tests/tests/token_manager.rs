@@ -688,3 +688,8 @@ async fn cached_reads_do_no_io_and_see_what_the_manager_holds() {
         "no customer bound"
     );
 }
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_store_contract() {
+    tests::store_contract(&MemoryTokenStore::default()).await;
+}
