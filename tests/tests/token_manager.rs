@@ -693,3 +693,60 @@ async fn cached_reads_do_no_io_and_see_what_the_manager_holds() {
 async fn the_memory_store_keeps_the_store_contract() {
     tests::store_contract(&MemoryTokenStore::default()).await;
 }
+
+#[tokio::test]
+async fn clients_on_one_thread_never_see_each_others_tokens() {
+    let (one, two) = (MockServer::start().await, MockServer::start().await);
+    for (server, name) in [(&one, "one"), (&two, "two")] {
+        for scope in ["PIS", "customer"] {
+            Mock::given(path("/oauth/accesstoken"))
+                .and(body_string_contains(format!("scope={scope}")))
+                .respond_with(token(&format!("{name}-{scope}"), None, 3600))
+                .mount(server)
+                .await;
+        }
+    }
+    let (first, second) = (client(&one), client(&two));
+    // Interleaved on one thread: each client's copies are its own, per scope.
+    for _ in 0..3 {
+        for (client, name) in [(&first, "one"), (&second, "two")] {
+            assert_eq!(token_text(client, Scope::Pis).await, format!("{name}-PIS"));
+            assert_eq!(
+                token_text(client, Scope::Customer).await,
+                format!("{name}-customer")
+            );
+            let cached = client.cached_access_token(&Scope::Pis).unwrap();
+            assert_eq!(cached.expose_secret(), format!("{name}-PIS"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cached_read_sees_a_new_token_at_once_and_a_token_in_its_window() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("old", None, 3600))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("new", None, 3600).set_delay(Duration::from_millis(200)))
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    assert_eq!(token_text(&client, Scope::Pis).await, "old");
+    // In the window: the cached read still hands out the valid token while it is renewed.
+    jump(Duration::from_secs(3300)).await;
+    let cached = client.cached_access_token(&Scope::Pis);
+    assert_eq!(
+        cached.map(|t| t.expose_secret().to_owned()).as_deref(),
+        Some("old")
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Renewed: this thread's copy is replaced at once.
+    let cached = client.cached_access_token(&Scope::Pis);
+    assert_eq!(
+        cached.map(|t| t.expose_secret().to_owned()).as_deref(),
+        Some("new")
+    );
+}
