@@ -750,3 +750,39 @@ async fn a_cached_read_sees_a_new_token_at_once_and_a_token_in_its_window() {
         Some("new")
     );
 }
+
+#[tokio::test]
+async fn with_a_store_a_dead_grant_is_forgotten_there_too_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("a", Some("rt"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/refreshtoken"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .token_store(store.clone())
+        .build()
+        .unwrap()
+        .customer("customer-1");
+    client
+        .authorize(AuthorizationCode::new("code"), None)
+        .await
+        .unwrap();
+    assert_eq!(store.len(), 1);
+    jump(Duration::from_secs(3600)).await;
+    for _ in 0..3 {
+        let error = client.access_token(&Scope::Ais).await.unwrap_err();
+        assert!(matches!(error, Error::Reauthorize { .. }), "{error:?}");
+    }
+    assert!(
+        store.is_empty(),
+        "the store still held the refresh token that was used"
+    );
+}
