@@ -262,6 +262,13 @@ async fn a_token_error_reaches_every_waiter_and_the_next_call_tries_again() {
 /// A customer authorized with token `a`, whose refresh token the server refuses
 /// (`invalid_grant`), once and only once.
 async fn authorized_with_a_dead_refresh_token() -> (MockServer, Client) {
+    authorized_with_a_dead_refresh_token_in(None).await
+}
+
+/// The same, with the client's tokens shared through `store` when there is one.
+async fn authorized_with_a_dead_refresh_token_in(
+    store: Option<Arc<MemoryTokenStore>>,
+) -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
         .respond_with(token("a", Some("rt"), 3600))
@@ -273,7 +280,12 @@ async fn authorized_with_a_dead_refresh_token() -> (MockServer, Client) {
         .expect(1)
         .mount(&server)
         .await;
-    let client = client(&server).customer("customer-1");
+    let mut builder = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"));
+    if let Some(store) = store {
+        builder = builder.token_store(store);
+    }
+    let client = builder.build().unwrap().customer("customer-1");
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -753,28 +765,8 @@ async fn a_cached_read_sees_a_new_token_at_once_and_a_token_in_its_window() {
 
 #[tokio::test]
 async fn with_a_store_a_dead_grant_is_forgotten_there_too_and_not_retried() {
-    let server = MockServer::start().await;
-    Mock::given(path("/oauth/accesstoken"))
-        .respond_with(token("a", Some("rt"), 3600))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/oauth/refreshtoken"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
     let store = Arc::new(MemoryTokenStore::default());
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .token_store(store.clone())
-        .build()
-        .unwrap()
-        .customer("customer-1");
-    client
-        .authorize(AuthorizationCode::new("code"), None)
-        .await
-        .unwrap();
+    let (_server, client) = authorized_with_a_dead_refresh_token_in(Some(store.clone())).await;
     assert_eq!(store.len(), 1);
     jump(Duration::from_secs(3600)).await;
     for _ in 0..3 {
