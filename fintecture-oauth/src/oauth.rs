@@ -155,15 +155,21 @@ impl Client {
     /// A client-credentials token for `scope` (PIS, customer, e-mandate, OAC, ...), with the
     /// app id of the configured credentials.
     pub async fn client_credentials_token(&self, scope: Scope) -> Result<AccessToken, Error> {
-        let app_id = self
+        self.create_access_token(&self.client_credentials_grant(scope)?)
+            .await
+    }
+
+    /// The client-credentials grant of the configured app.
+    fn client_credentials_grant(&self, scope: Scope) -> Result<AccessTokenGrant, Error> {
+        let credentials = self
             .credentials()
             .ok_or(Error::Build(BuildError::NoCredentials {
                 endpoint: "OAuth::create_access_token",
-            }))?
-            .app_id()
-            .to_owned();
-        self.create_access_token(&AccessTokenGrant::client_credentials(app_id, scope))
-            .await
+            }))?;
+        Ok(AccessTokenGrant::client_credentials(
+            credentials.app_id(),
+            scope,
+        ))
     }
 
     /// Exchanges an authorization code (AIS) for a token. Give `redirect_uri` only if the
@@ -190,13 +196,7 @@ impl Client {
 /// renewal never calls back into the manager.
 impl crate::token_manager::TokenEndpoint for Client {
     async fn client_credentials(&self, scope: Scope) -> Result<AccessToken, Error> {
-        let app_id = self
-            .credentials()
-            .ok_or(Error::Build(BuildError::NoCredentials {
-                endpoint: "OAuth::create_access_token",
-            }))?
-            .app_id();
-        let grant = AccessTokenGrant::client_credentials(app_id, scope);
+        let grant = self.client_credentials_grant(scope)?;
         let request = OAuthRequests::create_access_token(self, &grant)?;
         self.send(request, None).await?.json()
     }
