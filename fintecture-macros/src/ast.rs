@@ -12,10 +12,15 @@ pub(crate) struct Api<'a> {
     pub(crate) endpoints: Vec<Endpoint<'a>>,
     /// Required items the runtime client could not implement (no `#[endpoint]`, no default).
     pub(crate) unimplementable: Vec<&'a TraitItem>,
+    /// Items whose expansion the macro cannot see (macro invocations, unparsed tokens).
+    pub(crate) unsupported: Vec<&'a TraitItem>,
 }
 
 /// One method with `#[endpoint(...)]`.
 pub(crate) struct Endpoint<'a> {
+    /// Its position among the trait's items: two methods may share a name under
+    /// different `#[cfg]`s, so the position, not the name, identifies it.
+    pub(crate) index: usize,
     pub(crate) func: &'a TraitItemFn,
     pub(crate) attr: EndpointAttr,
     pub(crate) args: Vec<Arg<'a>>,
@@ -25,6 +30,7 @@ pub(crate) struct Endpoint<'a> {
 pub(crate) struct Arg<'a> {
     pub(crate) pat: &'a Pat,
     pub(crate) ty: &'a Type,
+    pub(crate) attrs: &'a [syn::Attribute],
     pub(crate) role: Option<Role>,
 }
 
@@ -43,15 +49,17 @@ impl<'a> Api<'a> {
     pub(crate) fn from_syn(item: &'a ItemTrait, errors: &mut Errors) -> Self {
         let mut endpoints = Vec::new();
         let mut unimplementable = Vec::new();
-        for trait_item in &item.items {
+        let mut unsupported = Vec::new();
+        for (index, trait_item) in item.items.iter().enumerate() {
             match trait_item {
                 TraitItem::Fn(func) => match attr::endpoint(&func.attrs, errors) {
-                    Some(attr) => endpoints.push(Endpoint::from_syn(func, attr, errors)),
+                    Some(attr) => endpoints.push(Endpoint::from_syn(index, func, attr, errors)),
                     None if func.default.is_none() => unimplementable.push(trait_item),
                     None => {}
                 },
                 TraitItem::Const(c) if c.default.is_none() => unimplementable.push(trait_item),
                 TraitItem::Type(t) if t.default.is_none() => unimplementable.push(trait_item),
+                TraitItem::Macro(_) | TraitItem::Verbatim(_) => unsupported.push(trait_item),
                 _ => {}
             }
         }
@@ -59,12 +67,18 @@ impl<'a> Api<'a> {
             item,
             endpoints,
             unimplementable,
+            unsupported,
         }
     }
 }
 
 impl<'a> Endpoint<'a> {
-    fn from_syn(func: &'a TraitItemFn, attr: EndpointAttr, errors: &mut Errors) -> Self {
+    fn from_syn(
+        index: usize,
+        func: &'a TraitItemFn,
+        attr: EndpointAttr,
+        errors: &mut Errors,
+    ) -> Self {
         let args = func
             .sig
             .inputs
@@ -73,12 +87,18 @@ impl<'a> Endpoint<'a> {
                 FnArg::Typed(typed) => Some(Arg {
                     pat: &typed.pat,
                     ty: &typed.ty,
+                    attrs: &typed.attrs,
                     role: attr::role(&typed.attrs, errors),
                 }),
                 FnArg::Receiver(_) => None,
             })
             .collect();
-        Endpoint { func, attr, args }
+        Endpoint {
+            index,
+            func,
+            attr,
+            args,
+        }
     }
 
     /// The `Ok` type of the declared `Result` and how to decode it; `None` when the return
@@ -87,8 +107,8 @@ impl<'a> Endpoint<'a> {
         let syn::ReturnType::Type(_, ty) = &self.func.sig.output else {
             return None;
         };
-        let ok = result_ok_type(ty)?;
-        let decode = match ok {
+        let (ok, _) = result_types(ty)?;
+        let decode = match ungroup(ok) {
             Type::Tuple(tuple) if tuple.elems.is_empty() => Decode::Empty,
             Type::Path(path)
                 if path.qself.is_none() && last_ident_is(&path.path, "RawResponse") =>
@@ -117,14 +137,25 @@ impl Arg<'_> {
     }
 }
 
+/// The type inside the invisible group a `macro_rules!` `$t:ty` fragment arrives in (and
+/// inside parentheses), as serde's `ungroup` does: `$t` is then seen as what it is.
+pub(crate) fn ungroup(mut ty: &Type) -> &Type {
+    loop {
+        match ty {
+            Type::Group(group) => ty = &group.elem,
+            Type::Paren(paren) => ty = &paren.elem,
+            _ => return ty,
+        }
+    }
+}
+
 fn is_scalar(ty: &Type) -> bool {
     const SCALARS: &[&str] = &[
         "str", "String", "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16",
         "u32", "u64", "u128", "usize", "f32", "f64",
     ];
-    match ty {
+    match ungroup(ty) {
         Type::Reference(reference) => is_scalar(&reference.elem),
-        Type::Paren(paren) => is_scalar(&paren.elem),
         Type::Path(path) if path.qself.is_none() => {
             let Some(last) = path.path.segments.last() else {
                 return false;
@@ -149,8 +180,11 @@ fn last_ident_is(path: &syn::Path, name: &str) -> bool {
         .is_some_and(|segment| segment.ident == name)
 }
 
-fn result_ok_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else { return None };
+/// The `Ok` and (when written) `Err` types of a `Result<T, E>` or `Result<T>` alias.
+pub(crate) fn result_types(ty: &Type) -> Option<(&Type, Option<&Type>)> {
+    let Type::Path(path) = ungroup(ty) else {
+        return None;
+    };
     let last = path.path.segments.last()?;
     if last.ident != "Result" {
         return None;
@@ -163,5 +197,6 @@ fn result_ok_type(ty: &Type) -> Option<&Type> {
         _ => None,
     });
     let ok = types.next()?;
-    (types.count() <= 1).then_some(ok)
+    let err = types.next();
+    types.next().is_none().then_some((ok, err))
 }

@@ -5,7 +5,7 @@
 //! sense is `valid.rs`'s business. Problems are collected, not returned early, so one error
 //! never hides another.
 
-use proc_macro2::{Span, TokenTree};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Ident, LitStr, Token};
 
@@ -76,6 +76,46 @@ pub(crate) struct EndpointAttr {
     pub(crate) max_body: Option<(u64, syn::Lit)>,
     pub(crate) retry: Option<(u32, syn::LitInt)>,
     pub(crate) headers: Vec<(LitStr, LitStr)>,
+}
+
+/// Parses the arguments of `#[api(...)]`: nothing, or `crate = path::to::fintecture_oauth`
+/// (a path, or a string holding one, as serde's `crate = "..."`), for crates that re-export
+/// fintecture-oauth. Returns the path the generated code names the runtime by.
+pub(crate) fn api_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
+    let default = || syn::parse_quote!(::fintecture_oauth);
+    let mut krate: Option<syn::Path> = None;
+    let parser = |input: ParseStream| {
+        while !input.is_empty() {
+            let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            if key != "crate" {
+                errors.push(syn::Error::new_spanned(
+                    &key,
+                    format!("unknown #[api] argument `{key}`; expected `crate = path::to::fintecture_oauth`"),
+                ));
+                skip_to_comma(input)?;
+            } else {
+                input.parse::<Token![=]>()?;
+                let path = if input.peek(LitStr) {
+                    input.parse::<LitStr>()?.parse::<syn::Path>()?
+                } else {
+                    input.call(syn::Path::parse_mod_style)?
+                };
+                if krate.is_some() {
+                    errors.push(syn::Error::new_spanned(&key, "`crate` is given twice"));
+                }
+                krate = Some(path);
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    };
+    if let Err(e) = parser.parse2(args) {
+        errors.push(e);
+    }
+    krate.unwrap_or_else(default)
 }
 
 /// Finds and parses the `#[endpoint(...)]` attribute of a method, if it has one.

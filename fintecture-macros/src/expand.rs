@@ -1,257 +1,384 @@
 //! Code generation: the trait with `Send` futures, a request-builder type, and the trait's
-//! implementation for the runtime client. Everything is named by absolute path through
-//! `::fintecture_oauth::__private`, so user crates need no other dependency.
+//! implementation for the runtime client. Everything is named by absolute path through the
+//! runtime crate (`::fintecture_oauth` unless `#[api(crate = ...)]` says otherwise), so user
+//! crates need no other dependency.
+//!
+//! On a mistake the same items are emitted with bodies that cannot fail to compile (as
+//! thiserror's `fallback.rs` does), so code using the trait, its `...Requests` type or the
+//! client's methods adds no error of its own to the real one.
 
-use crate::ast::{Api, Decode, Endpoint};
+use crate::ast::{self, Api, Decode, Endpoint};
 use crate::attr::{self, AuthKind, Encoding, Errors, Piece, Role};
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
-use syn::{ItemTrait, TraitItem};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Ident, ItemTrait, Pat, TraitItem};
 
-/// The macro's entry: parse, validate, expand; on error, the trait as written (without our
-/// helper attributes) plus every error, so the IDE keeps seeing the trait.
+/// The macro's entry: parse, validate, expand; on error, fallback items plus every error.
 pub(crate) fn api(args: TokenStream, item: ItemTrait) -> TokenStream {
     let mut errors = Errors::default();
-    if !args.is_empty() {
-        errors.push(syn::Error::new_spanned(&args, "#[api] takes no arguments"));
-    }
+    let krate = attr::api_args(args, &mut errors);
     let api = Api::from_syn(&item, &mut errors);
     api.validate(&mut errors);
+    let cx = Context::new(&api, krate);
     match errors.into_result() {
-        Ok(()) => generate(&api),
+        Ok(()) => cx.generate(),
         Err(error) => {
-            let mut item = item.clone();
-            strip_helper_attrs(&mut item);
+            let fallback = cx.fallback();
             let error = error.into_compile_error();
-            quote!(#item #error)
+            quote!(#fallback #error)
         }
     }
 }
 
-/// Removes `#[endpoint]` from methods and role attributes from their arguments.
-fn strip_helper_attrs(item: &mut ItemTrait) {
-    for trait_item in &mut item.items {
-        if let TraitItem::Fn(func) = trait_item {
+/// What every generated item needs: the trait, the runtime's path, and the names the
+/// generated code uses for itself.
+struct Context<'a> {
+    api: &'a Api<'a>,
+    krate: syn::Path,
+    private: TokenStream,
+    requests: Ident,
+    /// The builder's client parameter and local, with mixed-site hygiene: a user argument of
+    /// the same name is a different variable.
+    client: Ident,
+    builder: Ident,
+}
+
+impl<'a> Context<'a> {
+    fn new(api: &'a Api<'a>, krate: syn::Path) -> Self {
+        Context {
+            api,
+            private: quote!(#krate::__private),
+            requests: format_ident!("{}Requests", api.item.ident),
+            client: Ident::new("__client", Span::mixed_site()),
+            builder: Ident::new("__builder", Span::mixed_site()),
+            krate,
+        }
+    }
+
+    fn generate(&self) -> TokenStream {
+        let builders = self.api.endpoints.iter().map(|e| self.builder(e));
+        let callers = self.api.endpoints.iter().map(|e| self.caller(e));
+        self.items(quote!(#(#builders)*), Some(quote!(#(#callers)*)))
+    }
+
+    /// The same items as [`Context::generate`], with bodies that add no error: a builder that
+    /// is never reached, and for the client's methods a future that never completes (or
+    /// `unimplemented!()` for methods the macro does not rewrite).
+    fn fallback(&self) -> TokenStream {
+        let krate = &self.krate;
+        let builders = self.api.endpoints.iter().map(|endpoint| {
+            let sig = &endpoint.func.sig;
+            let (name, generics, where_clause) =
+                (&sig.ident, &sig.generics, &sig.generics.where_clause);
+            let cfgs = cfg_attrs(&endpoint.func.attrs);
+            let types = endpoint.args.iter().map(|arg| arg.ty);
+            let vis = &self.api.item.vis;
+            quote! {
+                #(#cfgs)*
+                #vis fn #name #generics(
+                    _: &#krate::Client, #(_: #types),*
+                ) -> ::core::result::Result<#krate::Request, #krate::Error> #where_clause {
+                    ::core::unimplemented!()
+                }
+            }
+        });
+        // Required items other than methods have no body that is sure to compile; the
+        // error about them is the one to see.
+        let only_methods = self.api.item.items.iter().all(|item| match item {
+            TraitItem::Const(c) => c.default.is_some(),
+            TraitItem::Type(t) => t.default.is_some(),
+            TraitItem::Macro(_) | TraitItem::Verbatim(_) => false,
+            _ => true,
+        });
+        let callers = only_methods.then(|| {
+            let methods = self.trait_items().filter_map(|(item, rewritten)| {
+                let TraitItem::Fn(func) = item else {
+                    return None;
+                };
+                if func.default.is_some() {
+                    return None;
+                }
+                let mut sig = func.sig.clone();
+                for input in &mut sig.inputs {
+                    if let FnArg::Typed(typed) = input {
+                        typed.attrs.clear();
+                        *typed.pat = Pat::Verbatim(quote!(_));
+                    }
+                }
+                let cfgs = cfg_attrs(&func.attrs);
+                let body = if rewritten {
+                    quote!(::core::future::pending())
+                } else {
+                    quote!(::core::unimplemented!())
+                };
+                Some(quote!(#(#cfgs)* #sig { #body }))
+            });
+            quote!(#(#methods)*)
+        });
+        self.items(quote!(#(#builders)*), callers)
+    }
+
+    /// The trait, the `...Requests` type with the given builders, and (when given) the
+    /// trait's implementation for the client with the given methods.
+    fn items(&self, builders: TokenStream, callers: Option<TokenStream>) -> TokenStream {
+        let item = self.api.item;
+        let (trait_ident, vis, requests, krate) =
+            (&item.ident, &item.vis, &self.requests, &self.krate);
+        let trait_item = ItemTrait {
+            items: self.trait_items().map(|(item, _)| item).collect(),
+            ..item.clone()
+        };
+        let link = krate.to_token_stream().to_string().replace(' ', "");
+        let requests_doc = format!(
+            "Request builders for the endpoints of [`{trait_ident}`]: each turns its arguments \
+             into a [`Request`]({}::Request) without any I/O, to inspect or to send.",
+            link.trim_start_matches("::")
+        );
+        let unsafety = &item.unsafety;
+        let implementation = callers.map(|callers| {
+            quote! {
+                #unsafety impl #trait_ident for #krate::Client {
+                    #callers
+                }
+            }
+        });
+        quote! {
+            #trait_item
+
+            #[doc = #requests_doc]
+            // Private traits are often used only through the client.
+            #[allow(dead_code)]
+            #vis struct #requests;
+
+            #[allow(dead_code)]
+            impl #requests {
+                #builders
+            }
+
+            #implementation
+        }
+    }
+
+    /// Every item of the trait as emitted, with whether it was rewritten: helper
+    /// attributes removed from methods, and each `async fn` endpoint without a body turned
+    /// into a method returning a `Send` future (other items stay as written).
+    fn trait_items(&self) -> impl Iterator<Item = (TraitItem, bool)> + '_ {
+        self.api.item.items.iter().enumerate().map(|(index, item)| {
+            let TraitItem::Fn(func) = item else {
+                return (item.clone(), false);
+            };
+            let mut func = func.clone();
             func.attrs.retain(|a| !a.path().is_ident("endpoint"));
             for input in &mut func.sig.inputs {
-                if let syn::FnArg::Typed(typed) = input {
+                if let FnArg::Typed(typed) = input {
                     typed.attrs.retain(|a| !attr::is_role_attr(a));
                 }
             }
-        }
-    }
-}
-
-fn generate(api: &Api) -> TokenStream {
-    let krate = quote!(::fintecture_oauth);
-    let private = quote!(#krate::__private);
-    let trait_ident = &api.item.ident;
-    let vis = &api.item.vis;
-    let requests = format_ident!("{}Requests", trait_ident);
-
-    let mut item = api.item.clone();
-    strip_helper_attrs(&mut item);
-    for trait_item in &mut item.items {
-        if let TraitItem::Fn(func) = trait_item {
-            let Some(endpoint) = api
-                .endpoints
-                .iter()
-                .find(|e| e.func.sig.ident == func.sig.ident)
-            else {
-                continue;
-            };
-            let output = match &endpoint.func.sig.output {
-                syn::ReturnType::Type(_, ty) => ty,
-                syn::ReturnType::Default => continue,
-            };
-            func.sig.asyncness = None;
-            let future = send_future(output);
-            func.sig.output = syn::parse_quote!(-> #future);
-        }
-    }
-
-    let builders = api
-        .endpoints
-        .iter()
-        .map(|e| builder(e, trait_ident, vis, &private));
-    let callers = api.endpoints.iter().map(|e| caller(e, &requests, &private));
-    let requests_doc = format!(
-        "Request builders for the endpoints of [`{trait_ident}`]: each turns its arguments into \
-         a [`Request`](fintecture_oauth::Request) without any I/O, to inspect or to send."
-    );
-    quote! {
-        #item
-
-        #[doc = #requests_doc]
-        #vis struct #requests;
-
-        impl #requests {
-            #(#builders)*
-        }
-
-        impl #trait_ident for #krate::Client {
-            #(#callers)*
-        }
-    }
-}
-
-/// The request-builder function of one endpoint.
-fn builder(
-    endpoint: &Endpoint,
-    trait_ident: &syn::Ident,
-    vis: &syn::Visibility,
-    private: &TokenStream,
-) -> TokenStream {
-    let func = endpoint.func;
-    let name = &func.sig.ident;
-    let docs = func.attrs.iter().filter(|a| a.path().is_ident("doc"));
-    let args = endpoint.args.iter().map(|arg| {
-        let (ident, ty) = (arg.ident(), arg.ty);
-        quote!(#ident: #ty)
-    });
-    let attr = &endpoint.attr;
-    let (verb, path_lit) = match attr.verbs.first() {
-        Some((verb, _, path)) => (verb, path),
-        None => return TokenStream::new(),
-    };
-    let method = syn::Ident::new(verb.constant(), Span::call_site());
-    let endpoint_name = format!("{trait_ident}::{name}");
-    let auth = match (attr.auth.as_ref().map(|(kind, _)| *kind), &attr.scope) {
-        (Some(AuthKind::Client), _) => quote!(#private::Auth::Client),
-        (Some(AuthKind::Bearer), scope) | (None, scope @ Some(_)) => {
-            let scope = match scope {
-                Some(scope) => quote!(::core::option::Option::Some(#scope)),
-                None => quote!(::core::option::Option::None),
-            };
-            quote!(#private::Auth::Bearer { scope: #scope })
-        }
-        (Some(AuthKind::None) | None, _) => quote!(#private::Auth::None),
-    };
-    let timeout = option(
-        attr.timeout
-            .as_ref()
-            .map(|(ms, _)| quote!(#private::Duration::from_millis(#ms))),
-    );
-    let retries = attr.retry.as_ref().map_or(0, |(n, _)| *n);
-    let max_body = option(attr.max_body.as_ref().map(|(bytes, _)| quote!(#bytes)));
-    let header_count = attr.headers.len();
-    let headers = attr.headers.iter().map(|(name, value)| {
-        let name = name.value().to_ascii_lowercase();
-        quote!((#private::HeaderName::from_static(#name), #private::HeaderValue::from_static(#value)))
-    });
-
-    let path_steps = attr::template(&path_lit.value())
-        .unwrap_or_default()
-        .into_iter()
-        .map(|piece| match piece {
-            Piece::Literal(text) => quote!(__builder.path(#text);),
-            Piece::Param(param) => {
-                let ident = endpoint
-                    .args
-                    .iter()
-                    .filter(|arg| arg.role.is_none())
-                    .filter_map(|arg| arg.ident())
-                    .find(|ident| ident.to_string().trim_start_matches("r#") == param);
-                quote!(__builder.path_param(&#ident)?;)
+            let rewrite = self.api.endpoints.iter().any(|e| e.index == index)
+                && func.sig.asyncness.is_some()
+                && func.default.is_none();
+            if rewrite {
+                let output = output_type(&func.sig);
+                func.sig.asyncness = None;
+                let future = send_future(&output);
+                func.sig.output = syn::parse_quote!(-> #future);
             }
+            (TraitItem::Fn(func), rewrite)
+        })
+    }
+
+    /// The request-builder function of one endpoint.
+    fn builder(&self, endpoint: &Endpoint) -> TokenStream {
+        let (private, krate, client, builder) =
+            (&self.private, &self.krate, &self.client, &self.builder);
+        let func = endpoint.func;
+        let sig = &func.sig;
+        let (name, generics, where_clause) =
+            (&sig.ident, &sig.generics, &sig.generics.where_clause);
+        let vis = &self.api.item.vis;
+        let attrs = func
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc") || a.path().is_ident("cfg"));
+        let args = endpoint.args.iter().map(|arg| {
+            let (ident, ty) = (arg.ident(), arg.ty);
+            quote!(#ident: #ty)
         });
-    let mut steps = Vec::new();
-    for arg in &endpoint.args {
-        let ident = arg.ident();
-        match &arg.role {
-            Some(Role::Query(Some(key))) => {
-                steps.push(quote!(__builder.query_pair(#key, &#ident)?;))
+        let attr = &endpoint.attr;
+        let Some((verb, _, path_lit)) = attr.verbs.first() else {
+            return TokenStream::new();
+        };
+        let method = Ident::new(verb.constant(), Span::call_site());
+        let endpoint_name = format!("{}::{name}", self.api.item.ident);
+        let auth = match (attr.auth.as_ref().map(|(kind, _)| *kind), &attr.scope) {
+            (Some(AuthKind::Client), _) => quote!(#private::Auth::Client),
+            (Some(AuthKind::Bearer), scope) | (None, scope @ Some(_)) => {
+                let scope = option(scope.as_ref().map(ToTokens::to_token_stream));
+                quote!(#private::Auth::Bearer { scope: #scope })
             }
-            Some(Role::Query(None)) if arg.is_scalar() => {
-                let key = ident.map(|i| i.to_string().trim_start_matches("r#").to_string());
-                steps.push(quote!(__builder.query_pair(#key, &#ident)?;));
-            }
-            Some(Role::Query(None)) => steps.push(quote!(__builder.query(&#ident)?;)),
-            _ => {}
-        }
-    }
-    for arg in &endpoint.args {
-        let ident = arg.ident();
-        if let Some(Role::Header(header)) = &arg.role {
-            let header = header.value().to_ascii_lowercase();
-            steps.push(
-                quote!(__builder.header(#private::HeaderName::from_static(#header), &#ident)?;),
-            );
-        }
-    }
-    let body = endpoint
-        .args
-        .iter()
-        .find(|a| matches!(a.role, Some(Role::Body(_))));
-    if let (Some(arg), Some((encoding, _))) = (body, attr.encodings.first()) {
-        let ident = arg.ident();
-        steps.push(match encoding {
-            Encoding::Form => quote!(__builder.form(&#ident)?;),
-            Encoding::Json => quote!(__builder.json(&#ident)?;),
+            (Some(AuthKind::None) | None, _) => quote!(#private::Auth::None),
+        };
+        let timeout = option(
+            attr.timeout
+                .as_ref()
+                .map(|(ms, _)| quote!(#private::Duration::from_millis(#ms))),
+        );
+        let retries = attr.retry.as_ref().map_or(0, |(n, _)| *n);
+        let max_body = option(attr.max_body.as_ref().map(|(bytes, _)| quote!(#bytes)));
+        let header_count = attr.headers.len();
+        let headers = attr.headers.iter().map(|(name, value)| {
+            let name = name.value().to_ascii_lowercase();
+            quote!((#private::HeaderName::from_static(#name), #private::HeaderValue::from_static(#value)))
         });
+
+        let path_steps = attr::template(&path_lit.value())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Literal(text) => quote!(#builder.path(#text);),
+                Piece::Param(param) => {
+                    let ident = endpoint
+                        .args
+                        .iter()
+                        .filter(|arg| arg.role.is_none())
+                        .filter_map(|arg| arg.ident())
+                        .find(|ident| unraw(ident) == param);
+                    quote!(#builder.path_param(&#ident)?;)
+                }
+            });
+        let mut steps = Vec::new();
+        for arg in &endpoint.args {
+            let ident = arg.ident();
+            match &arg.role {
+                Some(Role::Query(Some(key))) => {
+                    steps.push(quote!(#builder.query_pair(#key, &#ident)?;))
+                }
+                Some(Role::Query(None)) if arg.is_scalar() => {
+                    let key = ident.map(unraw);
+                    steps.push(quote!(#builder.query_pair(#key, &#ident)?;));
+                }
+                Some(Role::Query(None)) => steps.push(quote!(#builder.query(&#ident)?;)),
+                _ => {}
+            }
+        }
+        for arg in &endpoint.args {
+            let ident = arg.ident();
+            if let Some(Role::Header(header)) = &arg.role {
+                let header = header.value().to_ascii_lowercase();
+                steps.push(
+                    quote!(#builder.header(#private::HeaderName::from_static(#header), &#ident)?;),
+                );
+            }
+        }
+        let body = endpoint
+            .args
+            .iter()
+            .find(|a| matches!(a.role, Some(Role::Body(_))));
+        if let (Some(arg), Some((encoding, _))) = (body, attr.encodings.first()) {
+            let ident = arg.ident();
+            steps.push(match encoding {
+                Encoding::Form => quote!(#builder.form(&#ident)?;),
+                Encoding::Json => quote!(#builder.json(&#ident)?;),
+            });
+        }
+
+        quote! {
+            #(#attrs)*
+            // The trait's declaration already warns about the user's argument names.
+            #[allow(non_snake_case)]
+            #vis fn #name #generics(
+                #client: &#krate::Client,
+                #(#args),*
+            ) -> ::core::result::Result<#krate::Request, #krate::Error> #where_clause {
+                #[allow(unused_mut)]
+                let mut #builder = {
+                    // Statics in a block of their own, out of the arguments' scope: an
+                    // argument may be named like them. `HEADERS` is a static, not a promoted
+                    // temporary, because header values are interior-mutable.
+                    static HEADERS: [(#private::HeaderName, #private::HeaderValue); #header_count] =
+                        [#(#headers),*];
+                    static ENDPOINT: #private::Endpoint = #private::Endpoint {
+                        name: #endpoint_name,
+                        method: #private::Method::#method,
+                        path: #path_lit,
+                        auth: #auth,
+                        timeout: #timeout,
+                        max_body: #max_body,
+                        retries: #retries,
+                        headers: &HEADERS,
+                    };
+                    #private::RequestBuilder::new(#client, &ENDPOINT)
+                };
+                #(#path_steps)*
+                #(#steps)*
+                #builder.finish()
+            }
+        }
     }
 
-    quote! {
-        #(#docs)*
-        #vis fn #name(
-            __client: &::fintecture_oauth::Client,
-            #(#args),*
-        ) -> ::core::result::Result<::fintecture_oauth::Request, ::fintecture_oauth::Error> {
-            // A static of its own: header values are interior-mutable, so the array cannot be
-            // a promoted temporary.
-            static HEADERS: [(#private::HeaderName, #private::HeaderValue); #header_count] =
-                [#(#headers),*];
-            static ENDPOINT: #private::Endpoint = #private::Endpoint {
-                name: #endpoint_name,
-                method: #private::Method::#method,
-                path: #path_lit,
-                auth: #auth,
-                timeout: #timeout,
-                max_body: #max_body,
-                retries: #retries,
-                headers: &HEADERS,
-            };
-            #[allow(unused_mut)]
-            let mut __builder = #private::RequestBuilder::new(__client, &ENDPOINT);
-            #(#path_steps)*
-            #(#steps)*
-            __builder.finish()
+    /// The trait method implemented for the runtime client. Not an `async fn` per endpoint:
+    /// it builds the request and hands it to one generic future shared by every endpoint with
+    /// the same response type, which keeps the generated code (and its compile time) small.
+    fn caller(&self, endpoint: &Endpoint) -> TokenStream {
+        let (private, requests) = (&self.private, &self.requests);
+        let sig = &endpoint.func.sig;
+        let (name, generics, where_clause) =
+            (&sig.ident, &sig.generics, &sig.generics.where_clause);
+        let cfgs = cfg_attrs(&endpoint.func.attrs);
+        let params = endpoint.args.iter().map(|arg| {
+            let (ident, ty) = (arg.ident(), arg.ty);
+            quote!(#ident: #ty)
+        });
+        let idents = endpoint.args.iter().map(|arg| arg.ident());
+        let response = endpoint.response();
+        let decoder = match response {
+            Some((Decode::Json, ok)) => quote_spanned!(ok.span()=> #private::Json<#ok>),
+            Some((Decode::Raw, _)) => quote!(#private::Raw),
+            Some((Decode::Empty, _)) | None => quote!(#private::Empty),
+        };
+        let output = output_type(sig);
+        // Spanned so that an error type without `From<fintecture_oauth::Error>` (or an `Ok`
+        // type that is not deserializable) is reported on the user's return type.
+        let error_span = match &sig.output {
+            syn::ReturnType::Type(_, ty) => ast::result_types(ty)
+                .and_then(|(_, err)| err)
+                .map_or_else(|| ty.span(), Spanned::span),
+            syn::ReturnType::Default => sig.ident.span(),
+        };
+        let call = quote_spanned!(error_span=> #private::call::<#decoder, _>);
+        let future = send_future(&output);
+        quote! {
+            #(#cfgs)*
+            #[allow(non_snake_case)]
+            fn #name #generics(&self, #(#params),*) -> #future #where_clause {
+                #call(self, #requests::#name(self, #(#idents),*))
+            }
         }
     }
 }
 
-/// The trait method implemented for the runtime client: build, send, decode.
-/// The trait method implemented for the runtime client. Not an `async fn` per endpoint:
-/// it builds the request and hands it to one generic future shared by every endpoint with
-/// the same response type, which keeps the generated code (and its compile time) small.
-fn caller(endpoint: &Endpoint, requests: &syn::Ident, private: &TokenStream) -> TokenStream {
-    let sig = &endpoint.func.sig;
-    let name = &sig.ident;
-    let params = endpoint.args.iter().map(|arg| {
-        let (ident, ty) = (arg.ident(), arg.ty);
-        quote!(#ident: #ty)
-    });
-    let idents = endpoint.args.iter().map(|arg| arg.ident());
-    let decoder = match endpoint.response() {
-        Some((Decode::Json, ok)) => quote!(#private::Json<#ok>),
-        Some((Decode::Raw, _)) => quote!(#private::Raw),
-        Some((Decode::Empty, _)) | None => quote!(#private::Empty),
-    };
-    let output = match &sig.output {
+/// The `#[cfg(...)]` attributes of a method, which its generated counterparts share.
+fn cfg_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> {
+    attrs.iter().filter(|a| a.path().is_ident("cfg"))
+}
+
+/// A placeholder or query name as written, without the `r#` of a raw identifier.
+fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_string).unwrap_or(name)
+}
+
+fn output_type(sig: &syn::Signature) -> TokenStream {
+    match &sig.output {
         syn::ReturnType::Type(_, ty) => quote!(#ty),
         syn::ReturnType::Default => quote!(()),
-    };
-    let future = send_future(&output);
-    quote! {
-        fn #name(&self, #(#params),*) -> #future {
-            #private::call::<#decoder, _>(self, #requests::#name(self, #(#idents),*))
-        }
     }
 }
 
 /// The return type of a trait method and of its implementation: a `Send` future, so callers
 /// can `tokio::spawn` it.
-fn send_future(output: &impl quote::ToTokens) -> TokenStream {
+fn send_future(output: &impl ToTokens) -> TokenStream {
     quote!(impl ::core::future::Future<Output = #output> + ::core::marker::Send)
 }
 

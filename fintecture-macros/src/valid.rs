@@ -8,10 +8,16 @@ use syn::{FnArg, LitStr};
 impl Api<'_> {
     pub(crate) fn validate(&self, errors: &mut Errors) {
         let generics = &self.item.generics;
-        if !generics.params.is_empty() || generics.where_clause.is_some() {
+        if !generics.params.is_empty() {
             errors.push(syn::Error::new_spanned(
-                generics,
+                &generics.params,
                 "#[api] traits cannot be generic: the runtime client implements them",
+            ));
+        }
+        for item in &self.unsupported {
+            errors.push(syn::Error::new_spanned(
+                item,
+                "#[api] cannot see what a macro in a trait expands to: write the items out",
             ));
         }
         for item in &self.unimplementable {
@@ -49,8 +55,9 @@ impl Endpoint<'_> {
         }
         self.validate_args(placeholders, errors);
         if self.response().is_none() {
-            let message = "unsupported return type: expected `Result<T, Error>` with T a \
-                           deserializable type, `()` for an empty body, or `RawResponse`";
+            let message = "unsupported return type: expected `Result<T, E>` (or an alias \
+                           named `Result`) with T a deserializable type, `()` for an empty \
+                           body, or `RawResponse`";
             match &self.func.sig.output {
                 syn::ReturnType::Type(_, ty) => errors.push(syn::Error::new_spanned(ty, message)),
                 syn::ReturnType::Default => {
@@ -68,10 +75,29 @@ impl Endpoint<'_> {
                 "endpoint methods must be `async fn`",
             ));
         }
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        if let Some(body) = &self.func.default {
             errors.push(syn::Error::new_spanned(
-                &sig.generics,
-                "endpoint methods cannot be generic",
+                body,
+                "an #[endpoint] method has no body: the macro writes it (remove #[endpoint] \
+                 to keep a provided method)",
+            ));
+        }
+        if let Some(constness) = &sig.constness {
+            errors.push(syn::Error::new_spanned(
+                constness,
+                "endpoint methods cannot be `const`",
+            ));
+        }
+        if let syn::Safety::Unsafe(unsafety) = &sig.safety {
+            errors.push(syn::Error::new_spanned(
+                unsafety,
+                "endpoint methods cannot be `unsafe`: calling one is always safe",
+            ));
+        }
+        if let Some(abi) = &sig.abi {
+            errors.push(syn::Error::new_spanned(
+                abi,
+                "endpoint methods use the Rust ABI: remove `extern`",
             ));
         }
         let by_shared_ref = match sig.inputs.first() {
@@ -247,6 +273,16 @@ impl Endpoint<'_> {
     fn validate_args(&self, placeholders: Vec<String>, errors: &mut Errors) {
         let mut unmatched = placeholders;
         for arg in &self.args {
+            for cfg in arg
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+            {
+                errors.push(syn::Error::new_spanned(
+                    cfg,
+                    "endpoint arguments cannot be conditional: put #[cfg] on the method",
+                ));
+            }
             let Some(ident) = arg.ident() else {
                 errors.push(syn::Error::new_spanned(
                     arg.pat,
