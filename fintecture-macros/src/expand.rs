@@ -9,7 +9,7 @@
 
 use crate::ast::{self, Api, Decode, Endpoint};
 use crate::attr::{self, AuthKind, Encoding, Errors, Piece, Role};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemTrait, Pat, TraitItem};
@@ -83,9 +83,11 @@ impl<'a> Context<'a> {
                 }
             }
         });
-        // Required items other than methods have no body that is sure to compile; the
-        // error about them is the one to see.
-        let only_methods = self.api.item.items.iter().all(|item| match item {
+        // Required items other than methods have no body that is sure to compile, and a
+        // generic trait's implementation would need arguments: the error about them is the
+        // one to see.
+        let generic = !self.api.item.generics.params.is_empty();
+        let only_methods = !generic && self.api.item.items.iter().all(|item| match item {
             TraitItem::Const(c) => c.default.is_some(),
             TraitItem::Type(t) => t.default.is_some(),
             TraitItem::Macro(_) | TraitItem::Verbatim(_) => false,
@@ -102,7 +104,6 @@ impl<'a> Context<'a> {
                 let mut sig = func.sig.clone();
                 for input in &mut sig.inputs {
                     if let FnArg::Typed(typed) = input {
-                        typed.attrs.clear();
                         *typed.pat = Pat::Verbatim(quote!(_));
                     }
                 }
@@ -175,9 +176,13 @@ impl<'a> Context<'a> {
                     typed.attrs.retain(|a| !attr::is_role_attr(a));
                 }
             }
-            let rewrite = self.api.endpoints.iter().any(|e| e.index == index)
-                && func.sig.asyncness.is_some()
-                && func.default.is_none();
+            let endpoint = self.api.endpoints.iter().any(|e| e.index == index);
+            if endpoint {
+                // Rejected by rustc in a trait as well: one error (ours) is enough.
+                func.sig.constness = None;
+                func.sig.variadic = None;
+            }
+            let rewrite = endpoint && func.sig.asyncness.is_some() && func.default.is_none();
             if rewrite {
                 let output = output_type(&func.sig);
                 func.sig.asyncness = None;
@@ -321,7 +326,7 @@ impl<'a> Context<'a> {
     /// it builds the request and hands it to one generic future shared by every endpoint with
     /// the same response type, which keeps the generated code (and its compile time) small.
     fn caller(&self, endpoint: &Endpoint) -> TokenStream {
-        let (private, requests) = (&self.private, &self.requests);
+        let (krate, private, requests) = (&self.krate, &self.private, &self.requests);
         let sig = &endpoint.func.sig;
         let (name, generics, where_clause) =
             (&sig.ident, &sig.generics, &sig.generics.where_clause);
@@ -333,7 +338,12 @@ impl<'a> Context<'a> {
         let idents = endpoint.args.iter().map(|arg| arg.ident());
         let response = endpoint.response();
         let decoder = match response {
-            Some((Decode::Json, ok)) => quote_spanned!(ok.span()=> #private::Json<#ok>),
+            Some((Decode::Json, ok)) => {
+                // Located at the `Ok` type: a type that is not deserializable is reported
+                // there.
+                let json = locate(quote!(#private::Json), ok.span());
+                quote_spanned!(ok.span()=> #json<#ok>)
+            }
             Some((Decode::Raw, _)) => quote!(#private::Raw),
             Some((Decode::Empty, _)) | None => quote!(#private::Empty),
         };
@@ -346,7 +356,9 @@ impl<'a> Context<'a> {
                 .map_or_else(|| ty.span(), Spanned::span),
             syn::ReturnType::Default => sig.ident.span(),
         };
-        let call = quote_spanned!(error_span=> #private::call::<#decoder, _>);
+        let call = locate(quote!(__private::call), error_span);
+        // `_` is the error type: its bound is reported where `_` is.
+        let call = quote_spanned!(error_span=> #krate::#call::<#decoder, _>);
         let future = send_future(&output);
         quote! {
             #(#cfgs)*
@@ -356,6 +368,24 @@ impl<'a> Context<'a> {
             }
         }
     }
+}
+
+/// The tokens, given `span`: errors about them are reported there, not at `#[api]`. Only
+/// for paths inside the runtime crate, which resolve the same from any span (the user's
+/// tokens, the crate path included, keep their own).
+fn locate(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut located = Group::new(group.delimiter(), locate(group.stream(), span));
+                located.set_span(group.span());
+                token = TokenTree::Group(located);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// The `#[cfg(...)]` attributes of a method, which its generated counterparts share.

@@ -1,0 +1,6 @@
+use fintecture_oauth::api;
+
+#[api]
+pub struct Api;
+
+fn main() {}

@@ -1,0 +1,9 @@
+use fintecture_oauth::{Error, api};
+
+#[api]
+pub trait Api {
+    #[endpoint(get = "/a/{id}")]
+    async fn call(&self, (id, _): (&str, u8)) -> Result<(), Error>;
+}
+
+fn main() {}

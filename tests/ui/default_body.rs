@@ -1,0 +1,11 @@
+use fintecture_oauth::{Error, api};
+
+#[api]
+pub trait Api {
+    #[endpoint(get = "/a")]
+    async fn call(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+fn main() {}

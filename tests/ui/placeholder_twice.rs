@@ -1,0 +1,9 @@
+use fintecture_oauth::{Error, api};
+
+#[api]
+pub trait Api {
+    #[endpoint(get = "/a/{id}/{id}")]
+    async fn call(&self, id: &str) -> Result<(), Error>;
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use fintecture_oauth::{Error, api};
+
+#[api]
+pub trait Api {
+    #[endpoint(get = "/a")]
+    async fn call(&self) -> Result<(), Error>;
+    fn helper(&self) -> u32;
+}
+
+fn main() {}
