@@ -462,3 +462,163 @@ impl Errors {
         self.0.map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+// A test states its expectation by panicking.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms("500ms"), Some(500));
+        assert_eq!(parse_duration_ms("30s"), Some(30_000));
+        assert_eq!(parse_duration_ms(" 2m "), Some(120_000));
+        assert_eq!(parse_duration_ms("2 min"), Some(120_000));
+        for bad in [
+            "",
+            "s",
+            "30",
+            "0s",
+            "1h",
+            "1.5s",
+            "-1s",
+            "30 seconds",
+            "18446744073709551615m",
+        ] {
+            assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Some(65_536));
+        assert_eq!(parse_size("12B"), Some(12));
+        assert_eq!(parse_size("64KiB"), Some(64 << 10));
+        assert_eq!(parse_size("1 MiB"), Some(1 << 20));
+        assert_eq!(parse_size("2GiB"), Some(2 << 30));
+        for bad in [
+            "",
+            "MiB",
+            "1MB",
+            "1kib",
+            "1.5MiB",
+            "18446744073709551615KiB",
+        ] {
+            assert_eq!(parse_size(bad), None, "{bad:?}");
+        }
+    }
+
+    fn pieces(path: &str) -> Result<Vec<String>, String> {
+        let pieces = template(path)?;
+        Ok(pieces
+            .into_iter()
+            .map(|piece| match piece {
+                Piece::Literal(text) => format!("L:{text}"),
+                Piece::Param(name) => format!("P:{name}"),
+            })
+            .collect())
+    }
+
+    #[test]
+    fn path_templates() {
+        assert_eq!(pieces("/a/b"), Ok(vec!["L:/a/b".to_string()]));
+        assert_eq!(
+            pieces("/a/{id}/b/{r#type}"),
+            Ok(["L:/a/", "P:id", "L:/b/", "P:r#type"]
+                .map(String::from)
+                .to_vec())
+        );
+        assert_eq!(pieces("{x}{y}"), Ok(vec!["P:x".into(), "P:y".into()]));
+        assert_eq!(pieces(""), Ok(vec![]));
+        assert_eq!(pieces("/a}"), Err("unmatched `}` in the path".into()));
+        assert_eq!(pieces("/a/{id"), Err("unclosed `{` in the path".into()));
+        assert_eq!(
+            pieces("/a/{}"),
+            Err("`{}` is not a valid placeholder name".into())
+        );
+        assert_eq!(
+            pieces("/a/{session-id}"),
+            Err("`{session-id}` is not a valid placeholder name".into())
+        );
+        assert_eq!(
+            pieces("/{a{b}}"),
+            Err("`{a{b}` is not a valid placeholder name".into())
+        );
+    }
+
+    #[test]
+    fn suggestions_for_misspelt_keys() {
+        assert_eq!(closest("tiemout"), Some("timeout"));
+        assert_eq!(closest("gett"), Some("get"));
+        assert_eq!(closest("max_bdy"), Some("max_body"));
+        assert_eq!(closest("jsn"), Some("json"));
+        assert_eq!(closest("cache_forever"), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+    }
+
+    fn endpoint_of(tokens: TokenStream) -> (Option<EndpointAttr>, Result<(), syn::Error>) {
+        let attrs = syn::Attribute::parse_outer
+            .parse2(tokens)
+            .expect("test attributes parse");
+        let mut errors = Errors::default();
+        (endpoint(&attrs, &mut errors), errors.into_result())
+    }
+
+    #[test]
+    fn endpoint_attributes() {
+        let (attr, errors) = endpoint_of(quote::quote!(
+            #[endpoint(post = "/p", form, auth = client, timeout = "2s", max_body = "1KiB",
+                       retry = 3, header("X-A" = "b"))]
+        ));
+        assert!(errors.is_ok());
+        let attr = attr.expect("an #[endpoint]");
+        assert_eq!(attr.verbs.len(), 1);
+        assert_eq!(
+            attr.verbs.first().map(|(_, _, p)| p.value()),
+            Some("/p".into())
+        );
+        assert!(attr.encodings.iter().map(|(e, _)| *e).eq([Encoding::Form]));
+        assert!(matches!(attr.auth, Some((AuthKind::Client, _))));
+        assert_eq!(attr.timeout.map(|(ms, _)| ms), Some(2_000));
+        assert_eq!(attr.max_body.map(|(b, _)| b), Some(1_024));
+        assert_eq!(attr.retry.map(|(n, _)| n), Some(3));
+        assert_eq!(attr.headers.len(), 1);
+
+        // One bad item does not hide the next.
+        let (attr, errors) = endpoint_of(quote::quote!(
+            #[endpoint(get = "/g", timeout = "soon", retry = 0, scope = "AIS")]
+        ));
+        let messages: Vec<String> = errors
+            .expect_err("two mistakes")
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert_eq!(
+            attr.and_then(|a| a.scope).map(|s| s.value()),
+            Some("AIS".into())
+        );
+
+        let (attr, errors) = endpoint_of(quote::quote!(#[doc = "no endpoint"]));
+        assert!(attr.is_none() && errors.is_ok());
+    }
+
+    #[test]
+    fn api_arguments() {
+        let mut errors = Errors::default();
+        let path = api_args(quote::quote!(crate = my::runtime), &mut errors);
+        assert_eq!(quote::quote!(#path).to_string(), "my :: runtime");
+        let path = api_args(quote::quote!(crate = "::other"), &mut errors);
+        assert_eq!(quote::quote!(#path).to_string(), ":: other");
+        let path = api_args(TokenStream::new(), &mut errors);
+        assert_eq!(quote::quote!(#path).to_string(), ":: fintecture_oauth");
+        assert!(errors.into_result().is_ok());
+
+        let mut errors = Errors::default();
+        api_args(quote::quote!(krate = x), &mut errors);
+        assert!(errors.into_result().is_err());
+    }
+}

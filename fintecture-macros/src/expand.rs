@@ -87,12 +87,13 @@ impl<'a> Context<'a> {
         // generic trait's implementation would need arguments: the error about them is the
         // one to see.
         let generic = !self.api.item.generics.params.is_empty();
-        let only_methods = !generic && self.api.item.items.iter().all(|item| match item {
-            TraitItem::Const(c) => c.default.is_some(),
-            TraitItem::Type(t) => t.default.is_some(),
-            TraitItem::Macro(_) | TraitItem::Verbatim(_) => false,
-            _ => true,
-        });
+        let only_methods = !generic
+            && self.api.item.items.iter().all(|item| match item {
+                TraitItem::Const(c) => c.default.is_some(),
+                TraitItem::Type(t) => t.default.is_some(),
+                TraitItem::Macro(_) | TraitItem::Verbatim(_) => false,
+                _ => true,
+            });
         let callers = only_methods.then(|| {
             let methods = self.trait_items().filter_map(|(item, rewritten)| {
                 let TraitItem::Fn(func) = item else {

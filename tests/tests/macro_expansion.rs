@@ -44,16 +44,12 @@ trait Reserved {
 
 #[test]
 fn arguments_named_like_generated_names_are_the_users_own() {
-    let request = ReservedRequests::reserved(
-        &client(),
-        "c 1",
-        7,
-        "b&2",
-        "h3",
-        &Note { text: "n" },
-    )
-    .unwrap();
-    assert_eq!(request.url(), "http://127.0.0.1:9/r/c%201/7?__builder=b%262");
+    let request =
+        ReservedRequests::reserved(&client(), "c 1", 7, "b&2", "h3", &Note { text: "n" }).unwrap();
+    assert_eq!(
+        request.url(),
+        "http://127.0.0.1:9/r/c%201/7?__builder=b%262"
+    );
     assert_eq!(request.headers()["x-headers"], "h3");
     assert_eq!(request.body(), Some(&br#"{"text":"n"}"#[..]));
     assert_eq!(request.endpoint().name, "Reserved::reserved");
@@ -141,7 +137,9 @@ trait Shapes {
 fn lifetimes_generics_cfg_and_other_items_expand() {
     let client = client();
     assert_eq!(
-        ShapesRequests::lifetimes(&client, "a", "b c").unwrap().url(),
+        ShapesRequests::lifetimes(&client, "a", "b c")
+            .unwrap()
+            .url(),
         "http://127.0.0.1:9/l/a?q=b+c"
     );
     let generic = ShapesRequests::generic(&client, 5u8, &Note { text: "x y" }).unwrap();
@@ -243,5 +241,8 @@ async fn the_error_type_may_be_the_users() {
         .build()
         .unwrap();
     let MyError(error) = client.own_error().await.unwrap_err();
-    assert_eq!(error.status(), Some(fintecture_oauth::http::StatusCode::NOT_FOUND));
+    assert_eq!(
+        error.status(),
+        Some(fintecture_oauth::http::StatusCode::NOT_FOUND)
+    );
 }
