@@ -33,29 +33,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! # `#[endpoint(...)]`
-//! - one method key and its path template: `get`, `post`, `put`, `patch` or `delete` `= "/path/{param}"`;
-//! - the body encoding, when there is a `#[body]` argument: `form` or `json`;
-//! - `auth = none` (the default), `auth = client` (the app's client credentials, HTTP Basic by
-//!   default) or `auth = bearer`; `scope = "PIS"` asks for a bearer token of that scope;
-//! - `timeout = "30s"` (`ms`, `s`, `m`), `max_body = "1MiB"` (bytes, `KiB`, `MiB`), and any
-//!   number of static headers: `header("X-Name" = "value")`;
-//! - `retry = 3`: retry up to 3 times after a connection failure (the request was not sent)
-//!   or a 429 or 503 answer, with exponential backoff and jitter, honouring `Retry-After` up
-//!   to a cap ([`RetryPolicy`]). Only for endpoints that are safe to replay.
-//!
-//! # Arguments
-//! - a plain argument fills the `{placeholder}` of the same name, percent-encoded as one path
-//!   segment (any `Display` type);
-//! - `#[query]` on a struct or map adds its fields as query parameters (serde); on a scalar
-//!   (`&str`, `String`, numbers, `bool`, `Option` of these) it adds one parameter named after
-//!   the argument; `#[query("name")]` names it explicitly (use it for enums);
-//! - `#[header("Name")]` sends the value (any `Display` type) as a header;
-//! - `#[body]` is the body (any `Serialize` type), encoded as the endpoint says.
-//!
-//! # Return types
-//! `Result<T, E>` where `E: From<Error>`: `T` is decoded from JSON, `()` ignores the body, and
-//! [`RawResponse`] keeps status, headers and bytes.
+//! [`api`]'s page has the whole syntax: `#[endpoint(...)]` keys, argument roles, return
+//! types, and what is generated.
 
 #![deny(
     clippy::unwrap_used,
@@ -97,6 +76,7 @@ pub use client::{
 pub use clock::{Clock, SystemClock};
 pub use environment::Environment;
 pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail};
+#[doc(inline)]
 pub use fintecture_macros::api;
 /// The `http` crate, whose types (`StatusCode`, `HeaderMap`, `Method`) this API uses.
 pub use http;
