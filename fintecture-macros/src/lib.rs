@@ -56,8 +56,9 @@ use proc_macro::TokenStream;
 ///
 /// # What it generates
 /// - the trait, each endpoint's `async fn` turned into a method returning
-///   `impl Future<Output = ...> + Send` (so calls can be spawned, and a test double can
-///   implement the trait with `async fn`s);
+///   `fintecture_oauth::BoxFuture<'_, Result<...>>`, a boxed `Send` future borrowing at most
+///   `self`: calls can be spawned, and a test double implements the method with
+///   `Box::pin(async move { ... })`;
 /// - `<Trait>Requests`, a type with one builder function per endpoint, taking the client and
 ///   the method's arguments and returning a `Request` (or an `Error` when an argument cannot
 ///   be encoded), without I/O;

@@ -99,6 +99,11 @@ pub use token_store::{
     TokenStore,
 };
 
+/// The future an endpoint method of an [`api`] trait returns: boxed, `Send` (it can be
+/// spawned), and borrowing at most the receiver. A test double implements such a method
+/// with `Box::pin(async move { ... })`, copying any other borrowed argument it keeps.
+pub type BoxFuture<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = T> + Send + 'a>>;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(all(doctest, feature = "emulator"))]
 #[doc = include_str!("../../README.md")]

@@ -125,10 +125,7 @@ trait Shapes {
     async fn conditional(&self) -> alias::Result<()>;
 
     /// A provided method that uses an endpoint.
-    fn provided(&self) -> impl std::future::Future<Output = alias::Result<()>> + Send
-    where
-        Self: Sync,
-    {
+    fn provided(&self) -> fintecture_oauth::BoxFuture<'_, alias::Result<()>> {
         self.conditional()
     }
 }

@@ -509,22 +509,30 @@ async fn no_secret_in_any_debug_or_display() {
 async fn the_trait_can_be_mocked() {
     struct Fake;
     impl OAuth for Fake {
-        async fn create_access_token(
+        fn create_access_token(
             &self,
             grant: &AccessTokenGrant,
-        ) -> Result<fintecture_oauth::AccessToken, Error> {
-            Ok(serde_json::from_value(serde_json::json!({
-                "access_token": grant.grant_type(),
-            }))
-            .unwrap())
+        ) -> fintecture_oauth::BoxFuture<'_, Result<fintecture_oauth::AccessToken, Error>> {
+            // The future borrows only `self`: take what it needs from the grant now.
+            let grant_type = grant.grant_type().to_string();
+            Box::pin(async move {
+                Ok(
+                    serde_json::from_value(serde_json::json!({ "access_token": grant_type }))
+                        .unwrap(),
+                )
+            })
         }
-        async fn create_refresh_token(
+        fn create_refresh_token(
             &self,
             _: &RefreshTokenGrant,
-        ) -> Result<fintecture_oauth::AccessToken, Error> {
-            unreachable!()
+        ) -> fintecture_oauth::BoxFuture<'_, Result<fintecture_oauth::AccessToken, Error>> {
+            Box::pin(async { unreachable!() })
         }
     }
+    // A double is used like the client, and its futures can be spawned too.
+    fn sendable<F: std::future::Future + Send>(_: &F) {}
+    let refresh = RefreshTokenGrant::new(fintecture_oauth::RefreshToken::new("r"));
+    sendable(&Fake.create_refresh_token(&refresh));
     let grant = AccessTokenGrant::client_credentials("id", Scope::Pis);
     let token = Fake.create_access_token(&grant).await.unwrap();
     assert_eq!(token.access_token.expose_secret(), "client_credentials");
