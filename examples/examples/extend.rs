@@ -9,7 +9,7 @@
 //! ```
 
 use examples::{ConnectQuery, Pis, PisRequests, payment};
-use fintecture_oauth::emulator::Emulator;
+use fintecture_emulator::Emulator;
 use fintecture_oauth::{Error, RawResponse, api};
 
 /// An endpoint of your own: the same payment, returned as received (status, headers, bytes).

@@ -8,7 +8,7 @@
 //! ```
 
 use examples::Ais;
-use fintecture_oauth::emulator::{Emulator, EmulatorConfig};
+use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{AtRest, Client, RedisTokenStore, Scope, TokenStore};
 use std::process::ExitCode;
 use std::sync::Arc;

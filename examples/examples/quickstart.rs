@@ -7,7 +7,7 @@
 //! ```
 
 use examples::{Ais, ConnectQuery, Pis, credentials_from_env, environment_from_env, payment};
-use fintecture_oauth::emulator::Emulator;
+use fintecture_emulator::Emulator;
 use fintecture_oauth::{AuthorizationCode, Client, Error, Scope};
 use std::process::ExitCode;
 use std::time::Instant;

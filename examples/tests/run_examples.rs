@@ -4,7 +4,7 @@
 //!
 //! The binaries are the ones `cargo test` builds next to this test (target/…/examples).
 
-use fintecture_oauth::emulator::{Emulator, EmulatorConfig, Fault};
+use fintecture_emulator::{Emulator, EmulatorConfig, Fault};
 use fintecture_oauth::{Credentials, ExposeSecret};
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -26,6 +26,10 @@ pub(super) async fn connect(
             "Expected a JSON body",
         );
     };
+    let problems = connect_problems(&payment);
+    if !problems.is_empty() {
+        return reply::field_errors(&state, &problems);
+    }
     let query: Vec<(String, String)> = query
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -43,7 +47,7 @@ pub(super) async fn connect(
         &session_id,
         serde_json::json!({
             "meta": { "session_id": session_id, "status": "payment_created", "state": state_param },
-            "data": { "attributes": payment.pointer("/data/attributes").cloned().unwrap_or(payment) },
+            "data": { "type": "payments", "id": session_id, "attributes": payment.pointer("/data/attributes").cloned().unwrap_or(payment) },
         }),
     );
     reply::json(
@@ -52,7 +56,81 @@ pub(super) async fn connect(
     )
 }
 
-/// `GET /pis/v2/payments/{session_id}`.
+/// The currencies the emulator's payments may be in.
+const CURRENCIES: &[&str] = &["EUR", "GBP"];
+
+/// What is wrong with a connect body, field by field: `(JSON pointer, message)`.
+fn connect_problems(body: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let attributes = body.pointer("/data/attributes");
+    if attributes.is_none_or(|a| !a.is_object()) {
+        problems.push((
+            "/data/attributes",
+            "data.attributes is required".to_string(),
+        ));
+        return problems;
+    }
+    let text = |pointer: &str| body.pointer(pointer).and_then(|v| v.as_str());
+    match text("/data/attributes/amount") {
+        None => problems.push((
+            "/data/attributes/amount",
+            "amount is required, as a string such as \"149.30\"".to_string(),
+        )),
+        Some(amount) if !valid_amount(amount) => problems.push((
+            "/data/attributes/amount",
+            format!("amount {amount:?} must be a positive decimal with at most 2 decimals"),
+        )),
+        Some(_) => {}
+    }
+    match text("/data/attributes/currency") {
+        None => problems.push((
+            "/data/attributes/currency",
+            "currency is required".to_string(),
+        )),
+        Some(currency) if !CURRENCIES.contains(&currency) => problems.push((
+            "/data/attributes/currency",
+            format!(
+                "currency {currency:?} is not supported: one of {}",
+                CURRENCIES.join(", ")
+            ),
+        )),
+        Some(_) => {}
+    }
+    match text("/data/attributes/communication") {
+        Some(text) if !text.trim().is_empty() && text.chars().count() <= 140 => {}
+        _ => problems.push((
+            "/data/attributes/communication",
+            "communication is required, 1 to 140 characters".to_string(),
+        )),
+    }
+    problems
+}
+
+/// `"149.30"`: digits, then at most 2 decimals, more than zero, at most a billion.
+fn valid_amount(amount: &str) -> bool {
+    let (units, cents) = amount.split_once('.').unwrap_or((amount, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !units.is_empty()
+        && units.len() <= 9
+        && digits(units)
+        && cents.len() <= 2
+        && digits(cents)
+        && !(amount.contains('.') && cents.is_empty())
+        && amount.bytes().any(|b| (b'1'..=b'9').contains(&b))
+}
+
+/// `GET /pis/v2/payments` (and v1): the payment sessions, newest last.
+pub(super) async fn payments(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
+    if let Err(response) = state.check_bearer(&headers, "PIS") {
+        return response;
+    }
+    reply::json(
+        StatusCode::OK,
+        serde_json::json!({ "data": state.sessions() }),
+    )
+}
+
+/// `GET /pis/v2/payments/{session_id}` (and v1).
 pub(super) async fn payment(
     Shared(state): Shared<Arc<State>>,
     Path(session_id): Path<String>,

@@ -1,13 +1,13 @@
 //! `POST /oauth/accesstoken` and `POST /oauth/refreshtoken`, as the real service answers.
 
 use super::reply;
-use super::state::{Grant, State};
+use super::state::{Grant, State, credentials_of};
 use axum::body::Bytes;
 use axum::extract::State as Shared;
 use axum::response::Response;
 use base64::Engine as _;
+use fintecture_oauth::ExposeSecret;
 use http::{HeaderMap, StatusCode};
-use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 /// The client-credentials scopes the emulator grants (OAC sub-scopes contain `:`).
@@ -31,7 +31,7 @@ fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<(), R
     let basic = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "));
+        .and_then(|v| credentials_of(v, "Basic"));
     let body_id = field(form, "client_id");
     let body_secret = field(form, "client_secret");
     let unauthorized = || {

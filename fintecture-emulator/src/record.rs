@@ -28,6 +28,10 @@ pub struct RecordedRequest {
     pub headers: HeaderMap,
     /// The body bytes.
     pub body: Bytes,
+    /// The status of the emulator's answer, once given.
+    pub status: Option<StatusCode>,
+    /// Finds the request again when its answer is known.
+    pub(crate) id: u64,
 }
 
 impl RecordedRequest {
@@ -60,6 +64,7 @@ impl fmt::Debug for RecordedRequest {
             .field("query", &self.query)
             .field("headers", &self.headers)
             .field("body_len", &self.body.len())
+            .field("status", &self.status)
             .finish()
     }
 }
@@ -76,32 +81,54 @@ pub(super) async fn record(
         .unwrap_or_else(|| {
             HeaderValue::try_from(state.new_id("req")).unwrap_or(HeaderValue::from_static("req"))
         });
-    let mut response = answer(&state, request, next).await;
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let (id, mut response) = answer(&state, request, next).await;
     response.headers_mut().insert("x-request-id", request_id);
+    state.set_status(id, response.status());
+    if let Some(observer) = &state.config.on_request {
+        observer(&method, &path, response.status());
+    }
     response
 }
 
 /// Records the request, then answers it: a signature error, an injected fault, or the route.
-async fn answer(state: &State, request: Request, next: Next) -> Response {
+/// Returns the recorded request's id with the answer.
+async fn answer(state: &State, request: Request, next: Next) -> (u64, Response) {
     let (mut parts, body) = request.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_REQUEST_BODY).await else {
+    let (body, too_large) = match axum::body::to_bytes(body, MAX_REQUEST_BODY).await {
+        Ok(body) => (body, false),
+        Err(_) => (Bytes::new(), true),
+    };
+    if let Some(value) = parts.headers.get_mut(http::header::AUTHORIZATION) {
+        value.set_sensitive(true);
+    }
+    let id = state.record(RecordedRequest {
+        method: parts.method.clone(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts.headers.clone(),
+        body: body.clone(),
+        status: None,
+        id: 0,
+    });
+    (id, respond(state, parts, body, too_large, next).await)
+}
+
+async fn respond(
+    state: &State,
+    parts: http::request::Parts,
+    body: Bytes,
+    too_large: bool,
+    next: Next,
+) -> Response {
+    if too_large {
         return reply::error(
             state,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "The request body is too large",
         );
-    };
-    if let Some(value) = parts.headers.get_mut(http::header::AUTHORIZATION) {
-        value.set_sensitive(true);
     }
-    state.record(RecordedRequest {
-        method: parts.method.clone(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-    });
     if let Some(verifier) = &state.signatures
         && !parts.uri.path().starts_with("/oauth/")
         && let Err(reason) = verifier.verify(&parts.method, &parts.uri, &parts.headers, &body)

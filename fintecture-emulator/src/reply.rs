@@ -21,3 +21,25 @@ pub(super) fn error(state: &State, status: StatusCode, code: &str, message: &str
 pub(super) fn json(status: StatusCode, body: serde_json::Value) -> Response {
     (status, Json(body)).into_response()
 }
+
+/// A 400 in the envelope, one entry of `errors` per bad field, each with its JSON pointer.
+pub(super) fn field_errors(state: &State, problems: &[(&str, String)]) -> Response {
+    let errors: Vec<serde_json::Value> = problems
+        .iter()
+        .map(|(pointer, message)| {
+            serde_json::json!({
+                "code": "invalid_field",
+                "title": "Bad Request",
+                "message": message,
+                "source": { "pointer": pointer },
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "status": "400",
+        "code": "invalid_request",
+        "log_id": state.new_id("log"),
+        "errors": errors,
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}

@@ -1,12 +1,11 @@
 //! The emulator's memory: issued tokens, codes, refresh tokens, payment sessions, queued
 //! faults and recorded requests.
 
-use super::EmulatorConfig;
 use super::faults::Fault;
 use super::record::RecordedRequest;
 use super::reply;
 use super::signature::SignatureVerifier;
-use crate::AuthorizationCode;
+use crate::EmulatorConfig;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use std::collections::{HashMap, VecDeque};
@@ -14,6 +13,29 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
+
+/// Which access tokens the emulator expires or revokes when told to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokenSelector {
+    /// This one access token.
+    AccessToken(String),
+    /// Every token of this customer's grant.
+    CustomerId(String),
+    /// Every token of this scope (`"PIS"`, `"AIS"`, ...).
+    Scope(String),
+}
+
+impl TokenSelector {
+    fn matches(&self, token: &str, grant: &Grant) -> bool {
+        match self {
+            TokenSelector::AccessToken(wanted) => wanted == token,
+            TokenSelector::CustomerId(wanted) => grant.customer_id.as_ref() == Some(wanted),
+            TokenSelector::Scope(wanted) => &grant.scope == wanted,
+        }
+    }
+}
 
 /// What a token or a refresh token was issued for.
 #[derive(Clone, Debug)]
@@ -32,7 +54,8 @@ struct Memory {
     access_tokens: HashMap<String, AccessGrant>,
     refresh_tokens: HashMap<String, Grant>,
     codes: HashMap<String, String>,
-    sessions: HashMap<String, serde_json::Value>,
+    /// Payment sessions in creation order, for the list endpoints.
+    sessions: Vec<(String, serde_json::Value)>,
     faults: VecDeque<(String, Fault)>,
     requests: Vec<RecordedRequest>,
 }
@@ -73,12 +96,12 @@ impl State {
         format!("{prefix}-{n}-{:016x}", self.random.hash_one(n))
     }
 
-    pub(super) fn issue_code(&self, customer_id: &str) -> AuthorizationCode {
+    pub(super) fn issue_code(&self, customer_id: &str) -> String {
         let code = self.new_id("code");
         self.memory()
             .codes
             .insert(code.clone(), customer_id.to_owned());
-        AuthorizationCode::new(code)
+        code
     }
 
     /// Uses up a code: it works once.
@@ -116,12 +139,48 @@ impl State {
         serde_json::Value::Object(body)
     }
 
+    /// Makes the matching access tokens expire now.
+    pub(super) fn expire(&self, selector: &TokenSelector) -> usize {
+        let now = Instant::now();
+        let mut memory = self.memory();
+        let mut matched = 0;
+        for (token, issued) in &mut memory.access_tokens {
+            if selector.matches(token, &issued.grant) {
+                issued.expires_at = issued.expires_at.min(now);
+                matched += 1;
+            }
+        }
+        matched
+    }
+
+    /// Forgets the matching access tokens, and the refresh tokens of the same grants.
+    pub(super) fn revoke(&self, selector: &TokenSelector) -> usize {
+        let mut memory = self.memory();
+        let mut revoked: Vec<Grant> = Vec::new();
+        memory.access_tokens.retain(|token, issued| {
+            let matched = selector.matches(token, &issued.grant);
+            if matched {
+                revoked.push(issued.grant.clone());
+            }
+            !matched
+        });
+        let same_grant = |grant: &Grant| {
+            revoked
+                .iter()
+                .any(|r| r.scope == grant.scope && r.customer_id == grant.customer_id)
+        };
+        memory
+            .refresh_tokens
+            .retain(|token, grant| !(same_grant(grant) || selector.matches(token, grant)));
+        revoked.len()
+    }
+
     /// Checks `Authorization: Bearer …` for a live token of `scope`.
     pub(super) fn check_bearer(&self, headers: &HeaderMap, scope: &str) -> Result<Grant, Response> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| credentials_of(v, "Bearer"))
             .ok_or_else(|| {
                 reply::error(
                     self,
@@ -161,11 +220,18 @@ impl State {
     pub(super) fn save_session(&self, session_id: &str, session: serde_json::Value) {
         self.memory()
             .sessions
-            .insert(session_id.to_owned(), session);
+            .push((session_id.to_owned(), session));
     }
 
     pub(super) fn session(&self, session_id: &str) -> Option<serde_json::Value> {
-        self.memory().sessions.get(session_id).cloned()
+        let memory = self.memory();
+        let found = memory.sessions.iter().find(|(id, _)| id == session_id);
+        found.map(|(_, session)| session.clone())
+    }
+
+    pub(super) fn sessions(&self) -> Vec<serde_json::Value> {
+        let memory = self.memory();
+        memory.sessions.iter().map(|(_, s)| s.clone()).collect()
     }
 
     pub(super) fn inject(&self, path_prefix: &str, fault: Fault) {
@@ -183,11 +249,35 @@ impl State {
         memory.faults.remove(index).map(|(_, fault)| fault)
     }
 
-    pub(super) fn record(&self, request: RecordedRequest) {
+    /// Records a request, with a fresh id to find it by when its answer is known.
+    pub(super) fn record(&self, mut request: RecordedRequest) -> u64 {
+        let id = self.counter.fetch_add(1, Ordering::Relaxed);
+        request.id = id;
         self.memory().requests.push(request);
+        id
+    }
+
+    /// Notes the status of the answer to a recorded request (unless it was forgotten since).
+    pub(super) fn set_status(&self, id: u64, status: StatusCode) {
+        let mut memory = self.memory();
+        if let Some(request) = memory.requests.iter_mut().rev().find(|r| r.id == id) {
+            request.status = Some(status);
+        }
+    }
+
+    pub(super) fn clear_requests(&self) {
+        self.memory().requests.clear();
     }
 
     pub(super) fn requests(&self) -> Vec<RecordedRequest> {
         self.memory().requests.clone()
     }
+}
+
+/// The credentials of an `Authorization` header with this scheme, which is matched without
+/// regard to case (RFC 7235: `bearer` and `BASIC` are as good as `Bearer` and `Basic`).
+pub(super) fn credentials_of<'a>(header: &'a str, scheme: &str) -> Option<&'a str> {
+    let (sent, credentials) = header.split_once(' ')?;
+    sent.eq_ignore_ascii_case(scheme)
+        .then(|| credentials.trim_start_matches(' '))
 }

@@ -50,8 +50,6 @@ extern crate self as fintecture_oauth;
 mod auth;
 mod client;
 mod clock;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 mod encode;
 mod environment;
 mod error;
@@ -104,8 +102,8 @@ pub use token_store::{
 /// with `Box::pin(async move { ... })`, copying any other borrowed argument it keeps.
 pub type BoxFuture<'a, T> = core::pin::Pin<Box<dyn core::future::Future<Output = T> + Send + 'a>>;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "emulator"))]
+/// The README's examples, compiled and run as doctests (they show the Redis store too).
+#[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 

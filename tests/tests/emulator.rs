@@ -2,7 +2,7 @@
 //! expiring tokens, one-time codes, rotating refresh tokens, the error envelope, faults and
 //! request recording.
 
-use fintecture_oauth::emulator::{Emulator, EmulatorConfig, Fault};
+use fintecture_emulator::{Emulator, EmulatorConfig, Fault};
 use fintecture_oauth::{
     AuthorizationCode, Client, ClientAuthMethod, Credentials, Error, RefreshToken, Scope,
 };

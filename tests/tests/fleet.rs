@@ -7,7 +7,7 @@
 //! On a machine without `redis-server` these tests are ignored, with the reason
 //! (`tests/build.rs`); with `CI` set they run, and fail.
 
-use fintecture_oauth::emulator::{Emulator, Fault};
+use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{
     AtRest, Client, Clock, Error, Grant, GrantKey, RedisTokenStore, Scope, Swap, TokenStore,
 };

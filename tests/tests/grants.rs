@@ -2,7 +2,7 @@
 //! token, renewals happen once per grant however many callers ask, and a token in its
 //! refresh window keeps serving while it is renewed in the background.
 
-use fintecture_oauth::emulator::{Emulator, Fault};
+use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{BuildError, Client, Error, Scope};
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Load: 50,000 bearer-authenticated calls from 64 concurrent tasks against the emulator on
 //! 127.0.0.1 finish with no error and exactly one token request per token lifetime.
 
-use fintecture_oauth::emulator::Emulator;
+use fintecture_emulator::Emulator;
 use std::time::{Duration, Instant};
 use tests::Sample;
 

@@ -3,7 +3,7 @@
 //! accepting signed calls and rejecting tampered ones, and bad keys refused at configuration.
 
 use base64::Engine as _;
-use fintecture_oauth::emulator::{Emulator, EmulatorConfig};
+use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{Client, Credentials, Environment, Scope, SignRequests};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;

@@ -1,7 +1,7 @@
 //! Tracing: every request gets a span (endpoint, method, path template, status, duration),
 //! and at TRACE level, across every flow, no secret text reaches the subscriber.
 
-use fintecture_oauth::emulator::{Emulator, EmulatorConfig};
+use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{Client, ClientAuthMethod, Credentials, ExposeSecret, Scope};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
