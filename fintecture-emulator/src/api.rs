@@ -126,7 +126,7 @@ pub(super) async fn payments(Shared(state): Shared<Arc<State>>, headers: HeaderM
     }
     reply::json(
         StatusCode::OK,
-        serde_json::json!({ "data": state.sessions() }),
+        serde_json::json!({ "data": state.payments() }),
     )
 }
 

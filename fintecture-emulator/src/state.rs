@@ -229,9 +229,11 @@ impl State {
         found.map(|(_, session)| session.clone())
     }
 
-    pub(super) fn sessions(&self) -> Vec<serde_json::Value> {
+    /// The payment resources (`data` of each session), oldest first.
+    pub(super) fn payments(&self) -> Vec<serde_json::Value> {
         let memory = self.memory();
-        memory.sessions.iter().map(|(_, s)| s.clone()).collect()
+        let resources = memory.sessions.iter().filter_map(|(_, s)| s.get("data"));
+        resources.cloned().collect()
     }
 
     pub(super) fn inject(&self, path_prefix: &str, fault: Fault) {

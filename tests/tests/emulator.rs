@@ -237,3 +237,93 @@ async fn requests_are_recorded_and_errors_carry_request_ids() {
         "Authorization is redacted"
     );
 }
+
+/// The payment endpoints as the official SDKs call them.
+#[fintecture_oauth::api]
+trait Payments {
+    #[endpoint(post = "/pis/v2/connect", json, scope = "PIS")]
+    async fn connect(&self, #[body] body: &serde_json::Value) -> Result<serde_json::Value, Error>;
+    #[endpoint(get = "/pis/v1/payments/{id}", scope = "PIS")]
+    async fn payment_v1(&self, id: &str) -> Result<serde_json::Value, Error>;
+    #[endpoint(get = "/pis/v2/payments/{id}", scope = "PIS")]
+    async fn payment_v2(&self, id: &str) -> Result<serde_json::Value, Error>;
+    #[endpoint(get = "/pis/v1/payments", scope = "PIS")]
+    async fn payments_v1(&self) -> Result<serde_json::Value, Error>;
+}
+
+#[tokio::test]
+async fn connect_bodies_are_validated_field_by_field() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let cases = [
+        (serde_json::json!({}), vec!["data.attributes"]),
+        (
+            serde_json::json!({ "data": { "attributes": {} } }),
+            vec!["amount", "currency", "communication"],
+        ),
+        (
+            serde_json::json!({ "data": { "attributes": {
+                "amount": "12.345", "currency": "USD", "communication": "" } } }),
+            vec!["amount", "currency", "communication"],
+        ),
+        (
+            serde_json::json!({ "data": { "attributes": {
+                "amount": "0.00", "currency": "EUR", "communication": "x".repeat(141) } } }),
+            vec!["amount", "communication"],
+        ),
+        (
+            serde_json::json!({ "data": { "attributes": {
+                "amount": 12, "currency": "EUR", "communication": "Order 1" } } }),
+            vec!["amount"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let error = client.connect(&body).await.unwrap_err();
+        let api = error.api().unwrap_or_else(|| panic!("{error:?}"));
+        assert_eq!(
+            (api.status().as_u16(), api.code()),
+            (400, Some("invalid_request"))
+        );
+        let messages: Vec<&str> = api
+            .errors()
+            .iter()
+            .filter_map(|e| e.message.as_deref())
+            .collect();
+        assert_eq!(messages.len(), fields.len(), "{body}: {messages:?}");
+        for (message, field) in messages.iter().zip(&fields) {
+            assert!(
+                message.starts_with(field),
+                "{body}: {message} is not about {field}"
+            );
+        }
+    }
+    assert!(
+        emulator
+            .requests_to("/pis/v2/connect")
+            .iter()
+            .all(|r| r.status.map(|s| s.as_u16()) == Some(400))
+    );
+    assert_eq!(
+        client.payments_v1().await.unwrap()["data"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn payments_are_read_under_v1_and_v2() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    for (amount, currency) in [("149.30", "EUR"), ("1", "GBP"), ("0.5", "EUR")] {
+        let body = serde_json::json!({ "data": { "attributes": {
+            "amount": amount, "currency": currency, "communication": "Order 7" } } });
+        let created = client.connect(&body).await.unwrap();
+        let id = created["meta"]["session_id"].as_str().unwrap();
+        let v1 = client.payment_v1(id).await.unwrap();
+        assert_eq!(v1, client.payment_v2(id).await.unwrap());
+        assert_eq!(v1["data"]["attributes"]["amount"], amount);
+    }
+    let listed = client.payments_v1().await.unwrap();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(3), "{listed}");
+    let error = client.payment_v1("nope").await.unwrap_err();
+    assert_envelope(&error, 404, "session_not_found");
+}

@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 use fintecture_emulator::{Emulator, EmulatorConfig};
-use fintecture_oauth::{Client, Credentials, Environment, Scope, SignRequests};
+use fintecture_oauth::{Client, Credentials, Environment, ExposeSecret, Scope, SignRequests};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::sha2::{Digest, Sha256};
@@ -298,4 +298,77 @@ async fn the_emulator_rejects_a_tampered_body_or_target() {
         answer.starts_with("HTTP/1.1 401") && answer.contains("does not verify"),
         "{answer}"
     );
+}
+
+/// A GET signed by hand: the `Date` and the order of the signed headers are the test's.
+async fn signed_by_hand(
+    emulator: &Emulator,
+    token: &str,
+    date: std::time::SystemTime,
+    signed: &str,
+) -> String {
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let key = rsa::pkcs1v15::SigningKey::<Sha256>::new(
+        rsa::PrivateKey::from_pkcs8_pem(PRIVATE.trim()).unwrap(),
+    );
+    let path = "/pis/v2/payments/nope";
+    let date = httpdate::fmt_http_date(date);
+    let line = |name: &str| match name {
+        "(request-target)" => format!("(request-target): get {path}"),
+        "date" => format!("date: {date}"),
+        "x-request-id" => "x-request-id: r-1".to_string(),
+        other => panic!("{other}"),
+    };
+    let string: Vec<String> = signed.split(' ').map(line).collect();
+    let signature = base64::engine::general_purpose::STANDARD
+        .encode(key.sign(string.join("\n").as_bytes()).to_bytes());
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\
+         authorization: Bearer {token}\r\ndate: {date}\r\nx-request-id: r-1\r\n\
+         signature: keyId=\"{APP_ID}\",algorithm=\"rsa-sha256\",headers=\"{signed}\",signature=\"{signature}\"\r\n\r\n",
+        host = emulator.url().authority(),
+    );
+    let address = emulator.url().socket_addrs(|| None).unwrap()[0];
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn the_emulator_checks_the_signed_date_and_accepts_any_order_of_the_required_headers() {
+    use std::time::{Duration, SystemTime};
+    let emulator = signing_emulator().await;
+    let token = emulator_client(&emulator, None)
+        .client_credentials_token(Scope::Pis)
+        .await
+        .unwrap();
+    let token = token.access_token.expose_secret().to_owned();
+    let now = SystemTime::now();
+    let minutes = |m: u64| Duration::from_secs(60 * m);
+    let usual = "(request-target) date x-request-id";
+    // A 404 for the unknown session: the signature was accepted.
+    for (date, signed) in [
+        (now, usual),
+        (now, "x-request-id date (request-target)"),
+        (now - minutes(4), usual),
+        (now + minutes(4), usual),
+    ] {
+        let answer = signed_by_hand(&emulator, &token, date, signed).await;
+        assert!(answer.starts_with("HTTP/1.1 404"), "{signed}: {answer}");
+    }
+    for (date, signed, reason) in [
+        (now - minutes(6), usual, "more than 5 minutes off"),
+        (now + minutes(6), usual, "more than 5 minutes off"),
+        (now, "date x-request-id", "must include (request-target)"),
+        (now, "(request-target) x-request-id", "must include date"),
+    ] {
+        let answer = signed_by_hand(&emulator, &token, date, signed).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 401") && answer.contains(reason),
+            "{signed}: {answer}"
+        );
+    }
 }
