@@ -338,14 +338,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
         let mut current = Vec::with_capacity(previous.len());
-        current.push(i + 1);
+        let mut left = i + 1;
+        current.push(left);
         for ((cb, diagonal), above) in b.iter().zip(&previous).zip(previous.iter().skip(1)) {
-            let left = current.last().copied().unwrap_or(usize::MAX - 1);
-            current.push(
-                (above + 1)
-                    .min(left + 1)
-                    .min(diagonal + usize::from(ca != *cb)),
-            );
+            left = (above + 1)
+                .min(left + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            current.push(left);
         }
         previous = current;
     }
@@ -554,8 +553,12 @@ mod tests {
         assert_eq!(closest("max_bdy"), Some("max_body"));
         assert_eq!(closest("jsn"), Some("json"));
         assert_eq!(closest("cache_forever"), None);
+        // Two edits are close enough for a three-letter key.
+        assert_eq!(closest("gxx"), Some("get"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("ab", "ba"), 2);
         assert_eq!(edit_distance("abc", "abc"), 0);
     }
 
@@ -587,9 +590,51 @@ mod tests {
         assert_eq!(attr.retry.map(|(n, _)| n), Some(3));
         assert_eq!(attr.headers.len(), 1);
 
-        // One bad item does not hide the next.
+        for (tokens, verb) in [
+            (quote::quote!(#[endpoint(get = "/")]), Verb::Get),
+            (quote::quote!(#[endpoint(post = "/")]), Verb::Post),
+            (quote::quote!(#[endpoint(put = "/")]), Verb::Put),
+            (quote::quote!(#[endpoint(patch = "/")]), Verb::Patch),
+            (quote::quote!(#[endpoint(delete = "/")]), Verb::Delete),
+        ] {
+            let (attr, errors) = endpoint_of(tokens);
+            assert!(errors.is_ok());
+            let verbs = attr.expect("an #[endpoint]").verbs;
+            assert!(verbs.iter().map(|(v, _, _)| *v).eq([verb]));
+        }
+        for (tokens, auth) in [
+            (
+                quote::quote!(#[endpoint(get = "/", auth = none)]),
+                AuthKind::None,
+            ),
+            (
+                quote::quote!(#[endpoint(get = "/", auth = bearer)]),
+                AuthKind::Bearer,
+            ),
+        ] {
+            let (attr, errors) = endpoint_of(tokens);
+            assert!(errors.is_ok());
+            assert!(
+                attr.and_then(|a| a.auth)
+                    .is_some_and(|(kind, _)| kind == auth)
+            );
+        }
+        let (attr, errors) =
+            endpoint_of(quote::quote!(#[endpoint(put = "/", json, max_body = 512)]));
+        assert!(errors.is_ok());
+        let attr = attr.expect("an #[endpoint]");
+        assert!(attr.encodings.iter().map(|(e, _)| *e).eq([Encoding::Json]));
+        assert_eq!(attr.max_body.map(|(b, _)| b), Some(512));
+        for zero in [
+            quote::quote!(#[endpoint(get = "/", max_body = 0)]),
+            quote::quote!(#[endpoint(get = "/", max_body = "0KiB")]),
+        ] {
+            assert!(endpoint_of(zero).1.is_err());
+        }
+
+        // One bad item does not hide the next, even with tokens left over.
         let (attr, errors) = endpoint_of(quote::quote!(
-            #[endpoint(get = "/g", timeout = "soon", retry = 0, scope = "AIS")]
+            #[endpoint(get = "/g", timeout = "soon", retry = 0 junk, scope = "AIS")]
         ));
         let messages: Vec<String> = errors
             .expect_err("two mistakes")
@@ -604,6 +649,15 @@ mod tests {
 
         let (attr, errors) = endpoint_of(quote::quote!(#[doc = "no endpoint"]));
         assert!(attr.is_none() && errors.is_ok());
+    }
+
+    #[test]
+    fn role_attributes_are_recognised() {
+        let attrs = syn::Attribute::parse_outer
+            .parse2(quote::quote!(#[query] #[header("X")] #[body] #[cfg(test)] #[doc = "d"]))
+            .expect("test attributes parse");
+        let roles: Vec<bool> = attrs.iter().map(is_role_attr).collect();
+        assert_eq!(roles, [true, true, true, false, false]);
     }
 
     #[test]
