@@ -113,8 +113,21 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("token: {error}");
+            eprintln!("token: {}", with_causes(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, as `anyhow`'s `{:#}` prints them: each error's
+/// message says what happened, its `source()` why.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        line.push_str(": ");
+        line.push_str(&error.to_string());
+        cause = error.source();
+    }
+    line
 }

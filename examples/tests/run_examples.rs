@@ -235,7 +235,7 @@ async fn token_cli_reports_each_failure_on_one_line() {
         &run(token_cli(&emulator, &good, &["--scope", "PIS"])).await,
         1,
     );
-    assert!(stderr.contains("transport error"), "{stderr}");
+    assert!(stderr.contains("the connection failed: "), "{stderr}");
 
     emulator.inject("/oauth", Fault::Delay(Duration::from_secs(3)));
     let args = ["--scope", "PIS", "--timeout", "0.5"];

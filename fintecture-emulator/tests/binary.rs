@@ -67,9 +67,6 @@ impl Drop for Server {
 }
 
 fn http() -> reqwest::Client {
-    // reqwest is built without a TLS provider here; this plain-http client needs none, but
-    // reqwest insists on one being installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 

@@ -310,8 +310,9 @@ impl<'a> Context<'a> {
 
         quote! {
             #(#attrs)*
-            // The trait's declaration already warns about the user's argument names.
-            #[allow(non_snake_case)]
+            // The trait's declaration already warns about the user's argument names, and
+            // about a missing doc comment (the builder has the method's).
+            #[allow(non_snake_case, missing_docs)]
             #vis fn #name #generics(
                 #client: &#krate::Client,
                 #(#args),*

@@ -247,7 +247,12 @@ impl Client {
             && (endpoint.auth != Auth::Client || self.inner.sign_token_endpoints)
         {
             let body = request.body.as_deref();
-            signer.sign(&endpoint.method, &url, body, &mut request.headers)?;
+            signer
+                .sign(&endpoint.method, &url, body, &mut request.headers)
+                .map_err(|source| Error::Sign {
+                    endpoint: endpoint.name,
+                    source,
+                })?;
         }
         let mut outgoing = reqwest::Request::new(endpoint.method.clone(), url);
         *outgoing.headers_mut() = request.headers;
@@ -313,10 +318,15 @@ impl Drop for Timing<'_> {
     }
 }
 
-/// Classifies a reqwest error: timeouts apart from other transport failures.
+/// Classifies a reqwest error: timeouts, then failures to connect (the request was not sent),
+/// then everything else.
 pub(crate) fn transport_error(endpoint: &'static str, source: reqwest::Error) -> Error {
-    if source.is_timeout() {
+    let (timeout, connect) = (source.is_timeout(), source.is_connect());
+    let source = source.into();
+    if timeout {
         Error::Timeout { endpoint, source }
+    } else if connect {
+        Error::Connect { endpoint, source }
     } else {
         Error::Transport { endpoint, source }
     }
@@ -492,7 +502,6 @@ impl ClientBuilder {
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
-                .tls_backend_preconfigured(crate::tls::rustls_config()?)
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
                 .build()

@@ -8,32 +8,49 @@ use std::sync::Arc;
 
 /// Everything that can go wrong, with nothing lost: the variant says what happened and
 /// carries what is needed to act on it. No variant prints a secret.
+///
+/// `Display` is one line saying what happened; the causes are reached through
+/// [`source()`](std::error::Error::source) (so `anyhow`'s `{:#}` or a `tracing` error field
+/// prints each once). The errors of dependencies are boxed: which crate produced them is not
+/// part of this API, and upgrading one is not a breaking change here.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The client configuration is unusable (bad base URL, TLS setup, ...).
+    /// The client configuration is unusable (bad base URL, key, TLS setup, ...). Only
+    /// configuration calls such as [`ClientBuilder::build`](crate::ClientBuilder::build)
+    /// return it, never a call to an endpoint.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The request could not be built from the arguments.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// The request did not complete: connection refused or reset, TLS, DNS, ...
-    #[error("{endpoint}: transport error: {}", with_causes(source))]
+    /// No connection could be made (refused, DNS, TLS handshake, ...): the request was not
+    /// sent, so it is safe to retry.
+    #[error("{endpoint}: could not connect")]
+    Connect {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The connection failed during the exchange (reset, closed mid-body, ...).
+    #[error("{endpoint}: the connection failed")]
     Transport {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The request or the response body took longer than the timeout.
-    #[error("{endpoint}: timed out: {}", with_causes(source))]
+    #[error("{endpoint}: timed out")]
     Timeout {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The server answered with a redirect. Redirects are never followed: they would re-send
     /// credentials, codes or tokens to another place.
@@ -65,7 +82,7 @@ pub enum Error {
     #[error(
         "could not get a `{scope}` token{}{}",
         for_customer(customer),
-        token_cause(source)
+        unfinished(source)
     )]
     Token {
         /// The scope asked for.
@@ -79,9 +96,8 @@ pub enum Error {
     /// The grant is dead (`invalid_grant` or 401 on a refresh) or missing (a customer who
     /// never authorized, or disconnected): the customer must consent again. Never retried.
     #[error(
-        "the `{scope}` authorization{} is missing or expired: re-authorize{}",
-        for_customer(customer),
-        caused_by(source)
+        "the `{scope}` authorization{} is missing or expired: re-authorize",
+        for_customer(customer)
     )]
     Reauthorize {
         /// The scope concerned.
@@ -101,8 +117,17 @@ pub enum Error {
         /// What was wrong with it.
         problem: &'static str,
     },
+    /// The request could not be signed.
+    #[error("{endpoint}: could not sign the request")]
+    Sign {
+        /// The endpoint (`Trait::method`).
+        endpoint: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The token store failed.
-    #[error("{}: {}", .0, with_causes_dyn(.0))]
+    #[error(transparent)]
     Store(Arc<crate::token_store::StoreError>),
     /// Getting a token needs a tokio runtime, and this call is not on one.
     #[error("getting a token needs a tokio runtime: call from within one")]
@@ -116,43 +141,43 @@ fn for_customer(customer: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn with_causes_dyn(error: &crate::token_store::StoreError) -> String {
-    let mut text = Vec::new();
-    let mut cause = std::error::Error::source(error);
-    while let Some(error) = cause {
-        text.push(error.to_string());
-        cause = error.source();
-    }
-    text.join(": ")
-}
-
-/// reqwest's message names the URL; the causes (connection refused, TLS, ...) say why.
-fn with_causes(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(error);
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
-}
-
-fn caused_by(source: &Option<Arc<Error>>) -> String {
-    source
-        .as_ref()
-        .map(|error| format!(": {error}"))
-        .unwrap_or_default()
-}
-
-fn token_cause(source: &Option<Arc<Error>>) -> String {
+/// Without a cause to point to, the message says why there is none.
+fn unfinished(source: &Option<Arc<Error>>) -> &'static str {
     match source {
-        Some(_) => caused_by(source),
-        None => ": the token request did not complete (it panicked or was cancelled)".into(),
+        Some(_) => "",
+        None => ": the token request did not complete (it panicked or was cancelled)",
     }
 }
 
 impl Error {
+    /// The endpoint (`Trait::method`) of the call that failed, when the error belongs to
+    /// one.
+    pub fn endpoint(&self) -> Option<&'static str> {
+        match self {
+            Error::Connect { endpoint, .. }
+            | Error::Transport { endpoint, .. }
+            | Error::Timeout { endpoint, .. }
+            | Error::Redirect { endpoint, .. }
+            | Error::BodyTooLarge { endpoint, .. }
+            | Error::Protocol { endpoint, .. }
+            | Error::Sign { endpoint, .. } => Some(endpoint),
+            Error::Api(api) => Some(api.endpoint()),
+            Error::Decode(decode) => Some(decode.endpoint),
+            Error::Build(build) => Some(build.endpoint()),
+            _ => None,
+        }
+    }
+
+    /// Whether the request or its response took longer than the timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// Whether no connection could be made: the request was not sent.
+    pub fn is_connect(&self) -> bool {
+        matches!(self, Error::Connect { .. })
+    }
+
     /// The HTTP status of an API error, if this is one.
     pub fn status(&self) -> Option<StatusCode> {
         match self {
@@ -181,31 +206,31 @@ pub enum BuildError {
         endpoint: &'static str,
     },
     /// The query arguments could not be encoded.
-    #[error("{endpoint}: cannot encode the query: {source}")]
+    #[error("{endpoint}: cannot encode the query")]
     Query {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
         /// The encoder's error.
         #[source]
-        source: serde_urlencoded::ser::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The form body could not be encoded.
-    #[error("{endpoint}: cannot encode the form body: {source}")]
+    #[error("{endpoint}: cannot encode the form body")]
     Form {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
         /// The encoder's error.
         #[source]
-        source: serde_urlencoded::ser::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The JSON body could not be encoded.
-    #[error("{endpoint}: cannot encode the JSON body: {source}")]
+    #[error("{endpoint}: cannot encode the JSON body")]
     Json {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
         /// The encoder's error.
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A header argument is not a valid header value (the value is not shown: it may be a
     /// secret).
@@ -249,6 +274,24 @@ pub enum BuildError {
         /// The endpoint (`Trait::method`).
         endpoint: &'static str,
     },
+}
+
+impl BuildError {
+    /// The endpoint (`Trait::method`) whose request could not be built.
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            BuildError::PathParam { endpoint }
+            | BuildError::Query { endpoint, .. }
+            | BuildError::Form { endpoint, .. }
+            | BuildError::Json { endpoint, .. }
+            | BuildError::HeaderValue { endpoint, .. }
+            | BuildError::Url { endpoint }
+            | BuildError::NoCredentials { endpoint }
+            | BuildError::NoCustomer { endpoint }
+            | BuildError::NoBearer { endpoint }
+            | BuildError::ClientAuthBody { endpoint } => endpoint,
+        }
+    }
 }
 
 /// A non-success HTTP response, with Fintecture's error envelope or an RFC 6749 error body
@@ -400,6 +443,17 @@ impl fmt::Display for ApiError {
         write!(f, "{}: HTTP {}", self.endpoint, self.status)?;
         if let Some(code) = self.code() {
             write!(f, " {code}")?;
+        }
+        // The specific codes (`invalid_app_id` under `unauthorized`) are what Fintecture's
+        // documentation lists and what users search for.
+        let mut inner: Vec<&str> = Vec::new();
+        for code in self.details.errors.iter().filter_map(|e| e.code.as_deref()) {
+            if Some(code) != self.code() && !inner.contains(&code) {
+                inner.push(code);
+            }
+        }
+        if !inner.is_empty() {
+            write!(f, " [{}]", inner.join(", "))?;
         }
         if let Some(message) = self.message() {
             write!(f, ": {}", one_line(message))?;

@@ -62,7 +62,6 @@ mod retry;
 mod scope;
 mod secret;
 pub mod signature;
-mod tls;
 mod token;
 mod token_manager;
 mod token_store;

@@ -197,7 +197,12 @@ impl<'c> RequestBuilder<'c> {
         value
             .serialize(serde_urlencoded::Serializer::new(&mut serializer))
             .map(drop)
-            .map_err(|source| Error::Build(BuildError::Query { endpoint, source }))
+            .map_err(|source| {
+                Error::Build(BuildError::Query {
+                    endpoint,
+                    source: source.into(),
+                })
+            })
     }
 
     /// Adds one query parameter (skipped when the value serializes to nothing, as `None`).
@@ -230,7 +235,7 @@ impl<'c> RequestBuilder<'c> {
         let encoded = serde_urlencoded::to_string(body).map_err(|source| {
             Error::Build(BuildError::Form {
                 endpoint: self.endpoint.name,
-                source,
+                source: source.into(),
             })
         })?;
         self.set_body(encoded.into(), "application/x-www-form-urlencoded");
@@ -243,7 +248,7 @@ impl<'c> RequestBuilder<'c> {
         let encoded = serde_json::to_vec(body).map_err(|source| {
             Error::Build(BuildError::Json {
                 endpoint: self.endpoint.name,
-                source,
+                source: source.into(),
             })
         })?;
         self.set_body(encoded.into(), "application/json");

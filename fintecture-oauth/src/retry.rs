@@ -32,9 +32,7 @@ impl RetryPolicy {
     /// when the result is final.
     pub(crate) fn delay<T>(&self, result: &Result<T, Error>, attempt: u32) -> Option<Duration> {
         match result {
-            Err(Error::Transport { source, .. }) if source.is_connect() => {
-                Some(self.backoff(attempt))
-            }
+            Err(Error::Connect { .. }) => Some(self.backoff(attempt)),
             Err(Error::Api(api)) if matches!(api.status().as_u16(), 429 | 503) => {
                 match retry_after(api) {
                     Some(wait) if wait > self.max_retry_after => None,

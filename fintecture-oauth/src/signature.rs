@@ -63,14 +63,14 @@ impl RequestSigner {
     }
 
     /// Adds `Date`, `Digest` (POST, PUT, PATCH), `X-Request-ID` (kept if already set) and
-    /// `Signature` to `headers`.
+    /// `Signature` to `headers`. The caller names the endpoint in the error.
     pub(crate) fn sign(
         &self,
         method: &Method,
         url: &Url,
         body: Option<&[u8]>,
         headers: &mut HeaderMap,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let date = httpdate::fmt_http_date(std::time::SystemTime::now());
         let request_id = match headers.get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()) {
             Some(id) => id.to_owned(),
@@ -78,10 +78,7 @@ impl RequestSigner {
         };
         let digest = has_body(method).then(|| digest(body.unwrap_or_default()));
         let string = signing_string(method, url, &date, digest.as_deref(), &request_id);
-        let signature = self
-            .key
-            .try_sign(string.as_bytes())
-            .map_err(|e| Error::Config(format!("HTTP signature: {e}")))?;
+        let signature = self.key.try_sign(string.as_bytes())?;
         let header = format!(
             "keyId=\"{}\",algorithm=\"rsa-sha256\",headers=\"{}\",signature=\"{}\"",
             self.key_id,
@@ -94,7 +91,7 @@ impl RequestSigner {
         );
         let value = |text: String| {
             HeaderValue::try_from(text)
-                .map_err(|_| Error::Config("the app id cannot be sent in a header".into()))
+                .map_err(|_| "a signed header (the app id?) is not a valid header value")
         };
         headers.insert(http::header::DATE, value(date)?);
         if let Some(digest) = digest {

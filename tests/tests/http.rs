@@ -77,8 +77,8 @@ async fn error_status_keeps_status_headers_and_body() {
     assert_eq!(api.errors()[0].code.as_deref(), Some("invalid_name"));
     assert_eq!(
         error.to_string(),
-        "Sample::replace_json: HTTP 400 Bad Request bad_request: name is too long \
-         (log_id L-1, x-request-id R-9)"
+        "Sample::replace_json: HTTP 400 Bad Request bad_request [invalid_name]: name is too \
+         long (log_id L-1, x-request-id R-9)"
     );
 }
 
@@ -197,7 +197,7 @@ async fn bearer_endpoint_sends_the_configured_token() {
 }
 
 #[tokio::test]
-async fn connection_refused_is_a_transport_error() {
+async fn connection_refused_is_a_connect_error() {
     // Bind then drop a listener to get a local port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -206,7 +206,13 @@ async fn connection_refused_is_a_transport_error() {
         .port();
     let client = client_for(&format!("http://127.0.0.1:{port}"));
     let error = client.delete_thing("1").await.unwrap_err();
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert!(error.is_connect() && !error.is_timeout());
+    assert_eq!(error.endpoint(), Some("Sample::delete_thing"));
+    // One line saying what happened; why is in the causes.
+    assert_eq!(error.to_string(), "Sample::delete_thing: could not connect");
+    let causes = format!("{:#}", anyhow::Error::from(error));
+    assert!(causes.contains("Connection refused"), "{causes}");
 }
 
 fn assert_send<T: Send>(value: T) -> T {

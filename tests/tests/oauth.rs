@@ -307,8 +307,8 @@ async fn fintecture_envelope_errors() {
     assert_eq!(api.errors()[0].title.as_deref(), Some("Invalid client"));
     assert_eq!(
         error.to_string(),
-        "OAuth::create_refresh_token: HTTP 401 Unauthorized unauthorized: Client authentication \
-         failed (log_id log-1, x-request-id req-42)"
+        "OAuth::create_refresh_token: HTTP 401 Unauthorized unauthorized [invalid_client]: \
+         Client authentication failed (log_id log-1, x-request-id req-42)"
     );
 
     // Numeric status, `detail` instead of `message`, nulls and strings among the errors.
