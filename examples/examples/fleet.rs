@@ -46,13 +46,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let probe = RedisTokenStore::new(&url, AtRest::Plaintext)?;
-    let grant = fintecture_oauth::GrantKey {
-        environment: "probe".into(),
-        app_id: "probe".into(),
-        grant: fintecture_oauth::Grant::App {
+    let grant = fintecture_oauth::GrantKey::new(
+        "probe",
+        "probe",
+        fintecture_oauth::Grant::App {
             scope: "probe".into(),
         },
-    };
+    );
     if let Err(error) = probe.load(&grant).await {
         // The deepest cause says why (connection refused, unknown host, ...).
         let why = std::iter::successors(Some(&error as &dyn std::error::Error), |e| e.source())

@@ -324,16 +324,16 @@ impl<'a> Context<'a> {
                     // temporary, because header values are interior-mutable.
                     static HEADERS: [(#private::HeaderName, #private::HeaderValue); #header_count] =
                         [#(#headers),*];
-                    static ENDPOINT: #private::Endpoint = #private::Endpoint {
-                        name: #endpoint_name,
-                        method: #private::Method::#method,
-                        path: #path_lit,
-                        auth: #auth,
-                        timeout: #timeout,
-                        max_body: #max_body,
-                        retries: #retries,
-                        headers: &HEADERS,
-                    };
+                    static ENDPOINT: #private::Endpoint = #private::endpoint(
+                        #endpoint_name,
+                        #private::Method::#method,
+                        #path_lit,
+                        #auth,
+                        #timeout,
+                        #max_body,
+                        #retries,
+                        &HEADERS,
+                    );
                     #private::RequestBuilder::new(#client, &ENDPOINT)
                 };
                 #(#path_steps)*

@@ -9,7 +9,7 @@ use crate::request::{Auth, Request};
 use crate::response::{RawResponse, read_capped};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
-use crate::signature::{RequestSigner, SignRequests};
+use crate::signature::RequestSigner;
 use crate::token_manager::{
     DEFAULT_TOKEN_LEASE, DEFAULT_TOKEN_MARGIN, ManagerConfig, RefreshWindow, TokenManager,
 };
@@ -344,6 +344,20 @@ impl fmt::Debug for Client {
             .field("max_body", &self.inner.max_body)
             .finish()
     }
+}
+
+/// When requests are signed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignRequests {
+    /// In production, when a key is configured (Fintecture requires it there; the sandbox
+    /// does not).
+    #[default]
+    Production,
+    /// Whenever a key is configured.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// Configures a [`Client`].

@@ -5,6 +5,7 @@ use url::Url;
 /// Where requests go: Fintecture's sandbox, production, or any base URL (an emulator, a
 /// proxy, a test server).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Environment {
     /// `https://api-sandbox.fintecture.com`.
     Sandbox,

@@ -25,6 +25,7 @@ use tokio::sync::OnceCell;
 
 /// How token values are kept in Redis.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum AtRest {
     /// Encrypted with AES-256-GCM under this key (32 bytes), bound to the grant's key name.
     Encrypted(Box<Aes256Gcm>),

@@ -13,33 +13,68 @@ use std::fmt;
 use std::time::Duration;
 use url::form_urlencoded;
 
-/// What an endpoint declaration says, fixed at compile time.
+/// What an endpoint declaration says, fixed at compile time: see [`Request::endpoint`].
 ///
 /// The `#[api]` macro writes one of these as a `static` per endpoint, so nothing about the
 /// declaration is recomputed per call.
 #[derive(Debug)]
 pub struct Endpoint {
+    pub(crate) name: &'static str,
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    pub(crate) auth: Auth,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_body: Option<u64>,
+    pub(crate) retries: u32,
+    pub(crate) headers: &'static [(HeaderName, HeaderValue)],
+}
+
+impl Endpoint {
     /// `Trait::method`, for logs and errors.
-    pub name: &'static str,
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// The HTTP method.
-    pub method: Method,
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
     /// The path template as declared, e.g. `/pis/v2/payments/{session_id}`.
-    pub path: &'static str,
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
     /// The credentials the endpoint needs.
-    pub auth: Auth,
+    pub fn auth(&self) -> Auth {
+        self.auth
+    }
+
     /// A timeout replacing the client's total timeout for this endpoint.
-    pub timeout: Option<Duration>,
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// A cap on the response body replacing the client's.
-    pub max_body: Option<u64>,
+    pub fn max_body(&self) -> Option<u64> {
+        self.max_body
+    }
+
     /// How many times a failed call may be retried (`retry = N`; 0 by default): only after a
     /// connection failure or a 429 or 503 answer.
-    pub retries: u32,
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
     /// Static headers sent on every call.
-    pub headers: &'static [(HeaderName, HeaderValue)],
+    pub fn headers(&self) -> &'static [(HeaderName, HeaderValue)] {
+        self.headers
+    }
 }
 
 /// The credentials an endpoint sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Auth {
     /// None.
     None,

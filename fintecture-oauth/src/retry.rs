@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 /// How retries wait.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// The first backoff; each retry doubles it (with jitter).
     pub base_delay: Duration,
@@ -28,6 +29,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// A policy: the first backoff (doubled per retry, with jitter), the longest backoff,
+    /// and the longest `Retry-After` honoured (a longer one ends the retries).
+    pub fn new(base_delay: Duration, max_delay: Duration, max_retry_after: Duration) -> Self {
+        RetryPolicy {
+            base_delay,
+            max_delay,
+            max_retry_after,
+        }
+    }
+
     /// How long to wait before retry number `attempt` (0-based) after `result`, or `None`
     /// when the result is final.
     pub(crate) fn delay<T>(&self, result: &Result<T, Error>, attempt: u32) -> Option<Duration> {

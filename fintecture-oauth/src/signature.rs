@@ -21,20 +21,6 @@ static DIGEST: HeaderName = HeaderName::from_static("digest");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static SIGNATURE: HeaderName = HeaderName::from_static("signature");
 
-/// When requests are signed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SignRequests {
-    /// In production, when a key is configured (Fintecture requires it there; the sandbox
-    /// does not).
-    #[default]
-    Production,
-    /// Whenever a key is configured.
-    Always,
-    /// Never.
-    Never,
-}
-
 /// Signs requests with the app's private key; `keyId` is the app id.
 #[derive(Clone)]
 pub(crate) struct RequestSigner {

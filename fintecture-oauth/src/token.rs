@@ -17,6 +17,7 @@ pub const DEFAULT_EXPIRES_IN: u64 = 3600;
 /// absent), `token_type` in any case or absent, unknown fields kept in `extra`. `Debug` and
 /// `Display` never show the tokens.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AccessToken {
     /// The access token, sent as `Authorization: Bearer …`.
     pub access_token: SecretString,
@@ -99,6 +100,7 @@ impl fmt::Display for AccessToken {
 
 /// The `token_type` of an access token.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenType {
     /// `Bearer`, in any case, or absent.
     #[default]

@@ -35,6 +35,7 @@ pub enum Grant {
 /// Everything that decides which token is valid: the environment (base URL), the app id
 /// and the grant. No part of it is secret, so a store may use it in key names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct GrantKey {
     /// The base URL of the environment, e.g. `https://api-sandbox.fintecture.com`.
     pub environment: Arc<str>,
@@ -42,6 +43,22 @@ pub struct GrantKey {
     pub app_id: Arc<str>,
     /// The grant.
     pub grant: Grant,
+}
+
+impl GrantKey {
+    /// The key of `grant` for the app `app_id` in the environment whose base URL is
+    /// `environment` (as [`Environment::base_url`](crate::Environment::base_url) gives it).
+    pub fn new(
+        environment: impl Into<Arc<str>>,
+        app_id: impl Into<Arc<str>>,
+        grant: Grant,
+    ) -> Self {
+        GrantKey {
+            environment: environment.into(),
+            app_id: app_id.into(),
+            grant,
+        }
+    }
 }
 
 impl fmt::Display for GrantKey {
@@ -57,6 +74,7 @@ impl fmt::Display for GrantKey {
 /// A token as a store keeps it: times are wall-clock, so a record means the same in another
 /// process and after a restart. `Debug` never shows the tokens.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct TokenRecord {
     /// The access token.
     pub access_token: SecretString,
@@ -70,6 +88,25 @@ pub struct TokenRecord {
     /// Counts the tokens of this grant: each new one has a higher version than the one it
     /// replaces.
     pub version: u64,
+}
+
+impl TokenRecord {
+    /// A record, as a store that keeps records its own way reads one back.
+    pub fn new(
+        access_token: SecretString,
+        refresh_token: Option<RefreshToken>,
+        issued_at: SystemTime,
+        expires_at: SystemTime,
+        version: u64,
+    ) -> Self {
+        TokenRecord {
+            access_token,
+            refresh_token,
+            issued_at,
+            expires_at,
+            version,
+        }
+    }
 }
 
 impl fmt::Debug for TokenRecord {
@@ -116,6 +153,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// than the one that wrote what it holds, so a holder that was paused past its lease cannot
 /// overwrite a newer token.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Lease {
     /// Who holds it (random per lease): only the holder can release it.
     pub owner: String,
@@ -123,8 +161,19 @@ pub struct Lease {
     pub fence: u64,
 }
 
+impl Lease {
+    /// A lease, as a store hands one out.
+    pub fn new(owner: impl Into<String>, fence: u64) -> Self {
+        Lease {
+            owner: owner.into(),
+            fence,
+        }
+    }
+}
+
 /// What a compare-and-swap did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Swap {
     /// The record was written.
     Written,

@@ -316,19 +316,21 @@ impl<S: fintecture_oauth::TokenStore> fintecture_oauth::TokenStore for HookedSto
 pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
     use fintecture_oauth::{Grant, GrantKey, Swap, TokenRecord};
     use std::time::{Duration, SystemTime};
-    let key = GrantKey {
-        environment: "https://api.example".into(),
-        app_id: "app".into(),
-        grant: Grant::Customer {
+    let key = GrantKey::new(
+        "https://api.example",
+        "app",
+        Grant::Customer {
             customer_id: "contract".into(),
         },
-    };
-    let record = |version: u64| TokenRecord {
-        access_token: format!("at-{version}").into(),
-        refresh_token: Some(fintecture_oauth::RefreshToken::new(format!("rt-{version}"))),
-        issued_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
-        expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(4_600),
-        version,
+    );
+    let record = |version: u64| {
+        TokenRecord::new(
+            format!("at-{version}").into(),
+            Some(fintecture_oauth::RefreshToken::new(format!("rt-{version}"))),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(4_600),
+            version,
+        )
     };
     let text = |record: Option<TokenRecord>| {
         use fintecture_oauth::ExposeSecret as _;
@@ -442,4 +444,16 @@ pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
     );
     assert!(store.remove(&key, None).await.unwrap());
     store.unlock(&key, &lease).await.unwrap();
+}
+
+/// An error and its causes on one line, as `anyhow`'s `{:#}` prints them.
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        line.push_str(": ");
+        line.push_str(&error.to_string());
+        cause = error.source();
+    }
+    line
 }

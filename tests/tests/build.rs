@@ -70,7 +70,7 @@ fn query_struct_scalars_and_header_argument() {
     assert!(request.body().is_none());
     assert!(request.headers().get("content-type").is_none());
     assert_eq!(
-        request.endpoint().timeout,
+        request.endpoint().timeout(),
         Some(std::time::Duration::from_secs(2))
     );
 }

@@ -109,13 +109,13 @@ async fn until(condition: impl Fn() -> bool) {
 }
 
 fn customer_key(emulator: &Emulator, customer_id: &str) -> GrantKey {
-    GrantKey {
-        environment: emulator.url().as_str().trim_end_matches('/').into(),
-        app_id: emulator.credentials().app_id().into(),
-        grant: Grant::Customer {
+    GrantKey::new(
+        emulator.url().as_str().trim_end_matches('/'),
+        emulator.credentials().app_id(),
+        Grant::Customer {
             customer_id: customer_id.into(),
         },
-    }
+    )
 }
 
 #[tokio::test]

@@ -15,11 +15,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn fast_retries(server: &MockServer) -> Client {
     Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(100),
-            max_retry_after: Duration::from_secs(2),
-        })
+        .retry_policy(RetryPolicy::new(
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+        ))
         .build()
         .unwrap()
 }
@@ -287,11 +287,11 @@ async fn a_refused_connection_is_retried_because_nothing_was_sent() {
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let client = Client::builder(Environment::Custom(url.parse().unwrap()))
-        .retry_policy(RetryPolicy {
-            base_delay: Duration::from_millis(300),
-            max_delay: Duration::from_millis(600),
-            max_retry_after: Duration::from_secs(1),
-        })
+        .retry_policy(RetryPolicy::new(
+            Duration::from_millis(300),
+            Duration::from_millis(600),
+            Duration::from_secs(1),
+        ))
         .build()
         .unwrap();
     let call = tokio::spawn(async move { client.flaky().await });

@@ -52,7 +52,7 @@ fn arguments_named_like_generated_names_are_the_users_own() {
     );
     assert_eq!(request.headers()["x-headers"], "h3");
     assert_eq!(request.body(), Some(&br#"{"text":"n"}"#[..]));
-    assert_eq!(request.endpoint().name, "Reserved::reserved");
+    assert_eq!(request.endpoint().name(), "Reserved::reserved");
 }
 
 /// Declares a trait the way a crate generates several from one template: every type comes

@@ -459,13 +459,13 @@ async fn no_secret_in_any_debug_or_display() {
         Some(cached.to_string()),
     );
     use fintecture_oauth::TokenStore as _;
-    let key = fintecture_oauth::GrantKey {
-        environment: server.uri().into(),
-        app_id: APP_ID.into(),
-        grant: fintecture_oauth::Grant::App {
+    let key = fintecture_oauth::GrantKey::new(
+        server.uri(),
+        APP_ID,
+        fintecture_oauth::Grant::App {
             scope: "PIS".into(),
         },
-    };
+    );
     let record = store.load(&key).await.unwrap().unwrap();
     show(
         "TokenRecord",

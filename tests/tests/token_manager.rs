@@ -249,7 +249,8 @@ async fn a_token_error_reaches_every_waiter_and_the_next_call_tries_again() {
             matches!(error, Error::Token { scope, customer: None, .. } if scope == "PIS"),
             "{error:?}"
         );
-        assert!(error.to_string().contains("unavailable"), "{error}");
+        let causes = tests::with_causes(error);
+        assert!(causes.contains("unavailable"), "{causes}");
     }
     Mock::given(path("/oauth/accesstoken"))
         .respond_with(token("recovered", None, 3600))
@@ -356,7 +357,8 @@ async fn a_failed_background_refresh_keeps_the_valid_token_until_it_expires() {
     // Past expiry the error reaches callers.
     jump(Duration::from_secs(300)).await;
     let error = client.access_token(&Scope::Pis).await.unwrap_err();
-    assert!(error.to_string().contains("unavailable"), "{error}");
+    let causes = tests::with_causes(&error);
+    assert!(causes.contains("unavailable"), "{causes}");
     // The next call tries again.
     server.reset().await;
     Mock::given(path("/oauth/accesstoken"))
@@ -422,10 +424,8 @@ async fn the_token_text_round_trips_and_a_token_that_cannot_be_a_header_is_a_pro
         panic!("{error:?}")
     };
     assert!(matches!(**source, Error::Protocol { .. }), "{source:?}");
-    assert!(
-        error.to_string().contains("not a valid header value"),
-        "{error}"
-    );
+    let causes = tests::with_causes(&error);
+    assert!(causes.contains("not a valid header value"), "{causes}");
 }
 
 /// A store whose first `load` panics.
@@ -529,13 +529,13 @@ async fn records_carry_wall_clock_expiry_and_mean_the_same_to_another_client() {
             .unwrap()
     };
     assert_eq!(token_text(&build(0), Scope::Pis).await, "first");
-    let key = GrantKey {
-        environment: server.uri().into(),
-        app_id: "app".into(),
-        grant: Grant::App {
+    let key = GrantKey::new(
+        server.uri(),
+        "app",
+        Grant::App {
             scope: "PIS".into(),
         },
-    };
+    );
     let record = store.load(&key).await.unwrap().unwrap();
     assert_eq!(record.issued_at, start);
     assert_eq!(record.expires_at, start + Duration::from_secs(3600));
