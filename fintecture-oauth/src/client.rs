@@ -36,6 +36,29 @@ const USER_AGENT_VALUE: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_
 /// Endpoints declared with [`api`](crate::api) are implemented for it. A client is bound to
 /// no customer; [`Client::customer`] gives one bound to a customer, whose `scope = "AIS"`
 /// calls carry that customer's token.
+///
+/// ```no_run
+/// # async fn run(code_from_the_redirect: fintecture_oauth::AuthorizationCode)
+/// # -> Result<(), fintecture_oauth::Error> {
+/// use fintecture_oauth::{Client, Credentials, Environment, Error, api};
+///
+/// #[api]
+/// pub trait Accounts {
+///     /// A customer's accounts, with that customer's token.
+///     #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", scope = "AIS")]
+///     async fn accounts(&self, customer_id: &str) -> Result<serde_json::Value, Error>;
+/// }
+///
+/// // One client for the whole app: build it once, clone it freely.
+/// let client = Client::builder(Environment::Sandbox)
+///     .credentials(Credentials::new("my-app-id", "my-app-secret"))
+///     .build()?;
+/// // After customer c1 consented at their bank: keep their grant, then call for them.
+/// let customer = client.customer("c1");
+/// customer.authorize(code_from_the_redirect, None).await?;
+/// let accounts = customer.accounts("c1").await?;
+/// # let _ = accounts; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -157,6 +180,13 @@ impl Client {
     /// Sends a built request: adds the bearer token if the endpoint needs one, applies the
     /// endpoint's timeout, refuses redirects, reads the body up to the cap, and turns a
     /// non-success status into [`Error::Api`].
+    ///
+    /// # Errors
+    /// [`Error::Token`] or [`Error::Reauthorize`] when no bearer token can be had;
+    /// [`Error::Connect`], [`Error::Transport`] or [`Error::Timeout`] when the exchange fails
+    /// (after the endpoint's retries); [`Error::Redirect`] on a 3xx, [`Error::Api`] on any
+    /// other non-success status; [`Error::BodyTooLarge`] past the body cap;
+    /// [`Error::Sign`] when the request cannot be signed.
     pub async fn execute(&self, request: Request) -> Result<RawResponse, Error> {
         let Auth::Bearer { scope } = request.endpoint.auth else {
             return self.send(request, None).await;
@@ -503,7 +533,24 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Fails on an unusable base URL or TLS setup, never panics.
+    /// Builds the client. Makes no request and needs no runtime.
+    ///
+    /// ```
+    /// use fintecture_oauth::{Client, Credentials, Environment};
+    /// use std::time::Duration;
+    ///
+    /// let client = Client::builder(Environment::Sandbox)
+    ///     .credentials(Credentials::new("my-app-id", "my-app-secret"))
+    ///     .timeout(Duration::from_secs(10))
+    ///     .build()?;
+    /// # Ok::<(), fintecture_oauth::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] (never a panic) when the base URL is unusable (not https for a
+    /// host other than loopback, unless allowed; a query or fragment), when the credentials
+    /// or the bearer token cannot be sent in a header, or when the HTTP client cannot be
+    /// set up.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = Url::parse(self.environment.base_url())
             .map_err(|e| Error::Config(format!("base URL: {e}")))?;

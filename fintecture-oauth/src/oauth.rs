@@ -153,7 +153,26 @@ impl Serialize for Exposed<'_> {
 /// The typed token calls, for when the token manager is not what you want.
 impl Client {
     /// A client-credentials token for `scope` (PIS, customer, e-mandate, OAC, ...), with the
-    /// app id of the configured credentials.
+    /// app id of the configured credentials. Unlike declared endpoints, which get their
+    /// tokens from the token manager, this always makes a request.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), fintecture_oauth::Error> {
+    /// use fintecture_oauth::{Client, Credentials, Environment, ExposeSecret, Scope};
+    ///
+    /// let client = Client::builder(Environment::Sandbox)
+    ///     .credentials(Credentials::new("my-app-id", "my-app-secret"))
+    ///     .build()?;
+    /// let token = client.client_credentials_token(Scope::Pis).await?;
+    /// println!("valid for {} s", token.expires_in);
+    /// let header = format!("Bearer {}", token.access_token.expose_secret());
+    /// # let _ = header; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`BuildError::NoCredentials`] without credentials; otherwise as
+    /// [`Client::execute`] (an [`Error::Api`] for refused credentials or scope) and
+    /// [`Error::Decode`] for a body that is not a token.
     pub async fn client_credentials_token(&self, scope: Scope) -> Result<AccessToken, Error> {
         self.create_access_token(&self.client_credentials_grant(scope)?)
             .await
@@ -173,7 +192,12 @@ impl Client {
     }
 
     /// Exchanges an authorization code (AIS) for a token. Give `redirect_uri` only if the
-    /// authorization request had one.
+    /// authorization request had one. To keep a customer's token and refresh it as needed,
+    /// use `client.customer(id).authorize(code, redirect_uri)` instead.
+    ///
+    /// # Errors
+    /// As [`Client::execute`]: an [`Error::Api`] with code `invalid_grant` for a code that is
+    /// unknown or was already used; [`Error::Decode`] for a body that is not a token.
     pub async fn exchange_code(
         &self,
         code: AuthorizationCode,
@@ -185,6 +209,11 @@ impl Client {
 
     /// Refreshes a token. The service invalidates `refresh_token`: keep the returned token's
     /// refresh token (or this one, if it returned none).
+    ///
+    /// # Errors
+    /// As [`Client::execute`]: an [`Error::Api`] with code `invalid_grant` for a refresh
+    /// token that is unknown or was already used (the customer must consent again);
+    /// [`Error::Decode`] for a body that is not a token.
     pub async fn refresh(&self, refresh_token: RefreshToken) -> Result<AccessToken, Error> {
         self.create_refresh_token(&RefreshTokenGrant::new(refresh_token))
             .await

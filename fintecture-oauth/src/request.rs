@@ -129,6 +129,10 @@ impl Request {
     }
 
     /// Converts into a plain `http::Request`, e.g. to send it with another HTTP stack.
+    ///
+    /// # Errors
+    /// [`BuildError::Url`] if the URL is not a valid URI (it is valid by construction, so
+    /// only a bug would cause this).
     pub fn into_http(self) -> Result<http::Request<Bytes>, Error> {
         let mut request = http::Request::new(self.body.unwrap_or_default());
         *request.method_mut() = self.endpoint.method.clone();

@@ -95,6 +95,9 @@ pub(crate) async fn read_capped(
 impl RawResponse {
     /// Decodes the body as JSON; the error names the failing field and never quotes the
     /// body.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the body is not JSON of type `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         decode_bytes(self.endpoint, &self.body)
     }

@@ -36,6 +36,10 @@ pub struct AccessToken {
 impl AccessToken {
     /// Parses a token response body, as the token endpoints do (for tokens received by other
     /// means, and for fuzzing). The error never quotes the body.
+    ///
+    /// # Errors
+    /// [`Error::Decode`](crate::Error::Decode) when the body is not a token: not JSON, no
+    /// `access_token`, or an `expires_in` that is not a number.
     pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
         let body = bytes::Bytes::copy_from_slice(body);
         crate::response::decode_bytes("AccessToken::from_json", &body)
