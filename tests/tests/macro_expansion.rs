@@ -11,6 +11,16 @@ use serde::{Deserialize, Serialize};
 use wiremock::matchers::{body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A client of a server that expects exactly one call, which `mock` answers.
+async fn serving(mock: Mock) -> (MockServer, Client) {
+    let server = MockServer::start().await;
+    mock.expect(1).mount(&server).await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .build()
+        .unwrap();
+    (server, client)
+}
+
 fn client() -> Client {
     Client::builder(Environment::Custom("http://127.0.0.1:9/".parse().unwrap()))
         .build()
@@ -75,17 +85,13 @@ async fn a_trait_from_macro_rules_builds_and_calls() {
     // A scalar `$t` is a named query parameter, not a struct to flatten.
     assert_eq!(request.url(), "http://127.0.0.1:9/things/42?page=3");
 
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/things/42"))
-        .and(query_param("page", "3"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .build()
-        .unwrap();
+    let (_server, client) = serving(
+        Mock::given(method("GET"))
+            .and(path("/things/42"))
+            .and(query_param("page", "3"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":true}"#)),
+    )
+    .await;
     // The `$ok` type is decoded as JSON: the `Result<$t, Error>` return type was understood.
     assert_eq!(client.read(42, 3).await.unwrap(), Echo { ok: true });
 }
@@ -153,16 +159,12 @@ fn lifetimes_generics_cfg_and_other_items_expand() {
 
 #[tokio::test]
 async fn a_provided_method_calls_the_generated_one() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/always"))
-        .respond_with(ResponseTemplate::new(204))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .build()
-        .unwrap();
+    let (_server, client) = serving(
+        Mock::given(method("GET"))
+            .and(path("/always"))
+            .respond_with(ResponseTemplate::new(204)),
+    )
+    .await;
     // The generated futures are `Send`: they can be spawned.
     tokio::spawn(async move { client.provided().await })
         .await
@@ -189,17 +191,13 @@ trait ThroughQuotedPath {
 
 #[tokio::test]
 async fn the_runtime_may_be_named_through_another_path() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/f"))
-        .and(body_string("text=hi"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":false}"#))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .build()
-        .unwrap();
+    let (_server, client) = serving(
+        Mock::given(method("POST"))
+            .and(path("/f"))
+            .and(body_string("text=hi"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"ok":false}"#)),
+    )
+    .await;
     assert_eq!(
         client.through(&Note { text: "hi" }).await.unwrap(),
         Echo { ok: false }
@@ -227,16 +225,12 @@ trait OwnError {
 
 #[tokio::test]
 async fn the_error_type_may_be_the_users() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/e"))
-        .respond_with(ResponseTemplate::new(404))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .build()
-        .unwrap();
+    let (_server, client) = serving(
+        Mock::given(method("GET"))
+            .and(path("/e"))
+            .respond_with(ResponseTemplate::new(404)),
+    )
+    .await;
     let MyError(error) = client.own_error().await.unwrap_err();
     assert_eq!(
         error.status(),
