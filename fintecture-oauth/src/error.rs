@@ -516,7 +516,7 @@ impl DecodeError {
         DecodeError {
             endpoint,
             path,
-            message: redact_quoted(&error.to_string()),
+            message: redact_values(&error.to_string()),
             line: error.line(),
             column: error.column(),
             body,
@@ -572,17 +572,42 @@ impl fmt::Debug for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// serde_json quotes offending string values (`invalid type: string "…"`); drop them.
-fn redact_quoted(message: &str) -> String {
-    let quoted = message
-        .find('"')
-        .zip(message.rfind('"'))
-        .filter(|(first, last)| last > first)
-        .and_then(|(first, last)| Some((message.get(..first)?, message.get(last + 1..)?)));
-    match quoted {
-        Some((head, tail)) => format!("{head}\"…\"{tail}"),
-        None => message.to_string(),
+/// serde's messages quote what the input held: string values (`invalid type: string
+/// "…"`), unknown enum variants and field names (``unknown field `…` ``). Those are dropped;
+/// what the message says is expected (`, expected one of `a`, `b``) comes from our types and
+/// stays, as do the names of missing fields.
+fn redact_values(message: &str) -> String {
+    let (head, tail) = message
+        .rfind(", expected")
+        .map_or((message, ""), |at| message.split_at(at));
+    let mut out = String::with_capacity(message.len());
+    let mut rest = head;
+    loop {
+        let quote = rest.find('"').map(|at| (at, '"'));
+        let name = ["unknown variant `", "unknown field `"]
+            .iter()
+            .filter_map(|prefix| rest.find(prefix).map(|at| (at + prefix.len() - 1, '`')))
+            .min();
+        let Some((open, delimiter)) = [quote, name].into_iter().flatten().min() else {
+            break;
+        };
+        let (before, from_open) = rest.split_at(open);
+        out.push_str(before);
+        out.push(delimiter);
+        out.push('…');
+        let inside = from_open.get(1..).unwrap_or_default();
+        match inside.find(delimiter) {
+            Some(close) => {
+                out.push(delimiter);
+                rest = inside.get(close + 1..).unwrap_or_default();
+            }
+            // Unclosed: everything after the opening is the input's.
+            None => rest = "",
+        }
     }
+    out.push_str(rest);
+    out.push_str(tail);
+    out
 }
 
 /// Deserializers that accept what real servers send instead of failing the whole error.
@@ -616,5 +641,44 @@ mod lenient {
             Value::Array(items) => items.into_iter().filter_map(entry).collect(),
             other => entry(other).into_iter().collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_values;
+
+    #[test]
+    fn values_from_the_input_are_redacted_and_expectations_kept() {
+        for (message, expected) in [
+            (
+                "invalid type: string \"tok-123\", expected u64 at line 1 column 9",
+                "invalid type: string \"…\", expected u64 at line 1 column 9",
+            ),
+            (
+                "unknown variant `sk_live_1`, expected one of `Bearer`, `Mac`",
+                "unknown variant `…`, expected one of `Bearer`, `Mac`",
+            ),
+            (
+                "unknown field `secret_name`, expected `a` or `b`",
+                "unknown field `…`, expected `a` or `b`",
+            ),
+            (
+                "invalid value: string \"a, expected b\", expected c",
+                "invalid value: string \"…\", expected c",
+            ),
+            (
+                "missing field `access_token`",
+                "missing field `access_token`",
+            ),
+            (
+                "invalid type: string \"unclosed",
+                "invalid type: string \"…",
+            ),
+            ("EOF while parsing a value", "EOF while parsing a value"),
+            ("a \"x\" and \"y\"", "a \"…\" and \"…\""),
+        ] {
+            assert_eq!(redact_values(message), expected, "{message}");
+        }
     }
 }

@@ -54,6 +54,7 @@ mod encode;
 mod environment;
 mod error;
 mod oauth;
+mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;

@@ -90,8 +90,9 @@ pub enum Auth {
 /// A request ready to send: method, URL, headers and body bytes, built without I/O.
 ///
 /// Bearer tokens are added when the request is sent ([`Client::execute`]), since getting
-/// one may need I/O. `Debug` shows header names but not sensitive values, and the body's
-/// length but not its content (it may hold a secret, a code or a refresh token).
+/// one may need I/O. `Debug` shows the query's names but not its values, header names but
+/// only harmless values (`content-type`, `x-request-id`, ...), and the body's length but
+/// not its content: any of them may hold a secret, a code or a refresh token.
 #[derive(Clone)]
 pub struct Request {
     pub(crate) endpoint: &'static Endpoint,
@@ -151,8 +152,8 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("endpoint", &self.endpoint.name)
             .field("method", &self.endpoint.method)
-            .field("url", &self.url)
-            .field("headers", &self.headers)
+            .field("url", &crate::redact::url(&self.url))
+            .field("headers", &crate::redact::Headers(&self.headers))
             .field("body_len", &self.body.as_ref().map(Bytes::len))
             .finish()
     }

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 
 /// A response as received: status, headers and body bytes (read up to the endpoint's cap).
 ///
-/// `Debug` shows the body's length, not its bytes: it may hold a token.
+/// `Debug` shows the body's length, not its bytes (it may hold a token), and header names
+/// but only harmless values (`set-cookie` and the like are redacted).
 #[derive(Clone)]
 pub struct RawResponse {
     pub(crate) status: StatusCode,
@@ -43,7 +44,7 @@ impl std::fmt::Debug for RawResponse {
         f.debug_struct("RawResponse")
             .field("endpoint", &self.endpoint)
             .field("status", &self.status)
-            .field("headers", &self.headers)
+            .field("headers", &crate::redact::Headers(&self.headers))
             .field("body_len", &self.body.len())
             .finish()
     }
