@@ -8,14 +8,17 @@ use tests::client_for;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A body with one enum field.
 #[derive(Debug, Deserialize)]
-#[allow(dead_code)]
 pub struct Kind {
-    kind: KindName,
+    /// The one field.
+    pub kind: KindName,
 }
 
+/// The only variant the client knows.
 #[derive(Debug, Deserialize)]
 pub enum KindName {
+    /// The one variant.
     Bearer,
 }
 
