@@ -4,7 +4,8 @@
 
 use fintecture_emulator::{Emulator, EmulatorConfig, Fault};
 use fintecture_oauth::{
-    AuthorizationCode, Client, ClientAuthMethod, Credentials, Error, RefreshToken, Scope,
+    AuthorizationCode, Client, ClientAuthMethod, Credentials, Error, ExposeSecret, RefreshToken,
+    Scope,
 };
 use std::time::Duration;
 use tests::{Sample, jump};
@@ -57,6 +58,26 @@ async fn client_authentication_basic_body_wrong_and_both() {
         .await
         .unwrap_err();
     assert_envelope(&error, 401, "invalid_client");
+
+    // Both at once (valid each): refused, as the service refuses it.
+    let credentials = emulator.credentials();
+    let (id, secret) = (
+        credentials.app_id(),
+        credentials.app_secret().expose_secret(),
+    );
+    let both = reqwest::Client::new()
+        .post(format!("{}oauth/accesstoken", emulator.url()))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&scope=PIS&client_id={id}&client_secret={secret}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400);
+    let body: serde_json::Value = serde_json::from_slice(&both.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["code"], "invalid_request", "{body}");
 }
 
 #[tokio::test]
@@ -216,11 +237,26 @@ async fn faults_are_injected_once_each() {
 async fn requests_are_recorded_and_errors_carry_request_ids() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
-    client
+    let error = client
         .exchange_code(AuthorizationCode::new("bad"), None)
         .await
         .unwrap_err();
     let recorded = emulator.requests_to("/oauth/accesstoken");
+    // The error carries the id the emulator answered with: the one the client sent, or a
+    // fresh one.
+    let answered = error.api().and_then(|api| api.request_id()).unwrap();
+    match recorded[0].header("x-request-id") {
+        Some(sent) => assert_eq!(answered, sent),
+        None => assert!(answered.starts_with("req-"), "{answered}"),
+    }
+    // A caller's own id comes back as it was sent.
+    let echoed = reqwest::Client::new()
+        .get(format!("{}nowhere", emulator.url()))
+        .header("x-request-id", "mine-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "mine-1");
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].method, "POST");
     assert_eq!(
