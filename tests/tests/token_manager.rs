@@ -315,21 +315,33 @@ async fn invalid_grant_on_refresh_means_reauthorize_and_is_not_retried() {
 async fn a_shared_store_can_be_plugged_in() {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
+        .and(wiremock::matchers::body_string_contains("app_id=app&"))
         .respond_with(token("shared", None, 3600))
         .expect(1)
         .mount(&server)
         .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(wiremock::matchers::body_string_contains(
+            "app_id=other-app&",
+        ))
+        .respond_with(token("other app's", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
     let store = Arc::new(fintecture_oauth::MemoryTokenStore::default());
-    let build = || {
+    let build = |app_id: &str| {
         Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-            .credentials(Credentials::new("app", "secret"))
+            .credentials(Credentials::new(app_id, "secret"))
             .token_store(store.clone())
             .build()
             .unwrap()
     };
-    let (one, two) = (build(), build());
+    let (one, two) = (build("app"), build("app"));
     assert_eq!(token_text(&one, Scope::Pis).await, "shared");
     assert_eq!(token_text(&two, Scope::Pis).await, "shared");
+    // Another app on the same store gets a token of its own, never this app's.
+    let other = build("other-app");
+    assert_eq!(token_text(&other, Scope::Pis).await, "other app's");
 }
 
 #[tokio::test]
