@@ -305,3 +305,34 @@ async fn the_fleet_example_shows_one_request_and_one_refresh_for_three_replicas(
         );
     }
 }
+
+#[tokio::test]
+async fn the_default_tls_stack_verifies_certificates_with_no_provider_installed() {
+    // https to a local server whose certificate the system does not trust; `SSL_CERT_FILE`
+    // (read by the platform verifier on Linux) makes it trusted for one run. The client is
+    // the one fintecture-oauth builds by default: reqwest's rustls, no process-wide state.
+    let server = tests::TlsServer::start(r#"{"access_token":"over-tls","expires_in":60}"#).await;
+    let url = format!("https://localhost:{}", server.address.port());
+    let command = |trusted: bool| {
+        let mut command = example("token");
+        command
+            .args(["--scope", "PIS"])
+            .env("FINTECTURE_APP_ID", "app")
+            .env("FINTECTURE_APP_SECRET", "secret")
+            .env("FINTECTURE_BASE_URL", &url)
+            .env_remove("SSL_CERT_DIR");
+        if trusted {
+            command.env("SSL_CERT_FILE", tests::TlsServer::certificate_path());
+        } else {
+            command.env_remove("SSL_CERT_FILE");
+        }
+        command
+    };
+    let token = json_token(&run(command(true)).await);
+    assert_eq!(token["access_token"], "over-tls");
+    assert_eq!(server.heads().len(), 1);
+    // Not trusted: the handshake fails, nothing is sent.
+    let stderr = failure(&run(command(false)).await, 1);
+    assert!(stderr.contains("could not connect"), "{stderr}");
+    assert_eq!(server.heads().len(), 1);
+}

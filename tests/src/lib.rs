@@ -457,3 +457,118 @@ pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
     }
     line
 }
+
+/// An https server on 127.0.0.1 with the test certificate (`keys/tls-test-only.crt`, valid
+/// for `api.fintecture.com`, `api-sandbox.fintecture.com`, `localhost` and `127.0.0.1`),
+/// answering every request with 200 and `body`, and keeping each request's head.
+pub struct TlsServer {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TlsServer {
+    /// The certificate, PEM, for a client to trust.
+    pub const CERTIFICATE_PEM: &'static [u8] = include_bytes!("../keys/tls-test-only.crt");
+
+    /// The certificate's file, for `SSL_CERT_FILE`.
+    pub fn certificate_path() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys/tls-test-only.crt")
+    }
+
+    /// Starts it on the current runtime.
+    pub async fn start(body: &'static str) -> TlsServer {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certificates = CertificateDer::pem_slice_iter(Self::CERTIFICATE_PEM)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the test certificate parses");
+        let key = PrivateKeyDer::from_pem_slice(include_bytes!("../keys/tls-test-only.key"))
+            .expect("the test key parses");
+        // A provider of its own: nothing process-wide is installed by the tests either.
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(certificates, key)
+            .expect("the test certificate and key match");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = heads.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, kept) = (acceptor.clone(), kept.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    answer(stream, body, kept).await;
+                });
+            }
+        });
+        TlsServer { address, heads }
+    }
+
+    /// The head (request line and headers) of every request so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Reads one request (head, then the body its `content-length` announces) and answers it.
+async fn answer<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    body: &str,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let head_end = loop {
+        let Ok(read) = stream.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            return;
+        }
+        received.extend_from_slice(buffer.get(..read).unwrap_or_default());
+        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        if received.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(received.get(..head_end).unwrap_or_default()).into_owned();
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while received.len() < head_end + 4 + length.min(1 << 20) {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => received.extend_from_slice(buffer.get(..read).unwrap_or_default()),
+        }
+    }
+    heads
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(head);
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
