@@ -376,3 +376,70 @@ async fn a_refused_connection_is_retried_because_nothing_was_sent() {
         .await;
     call.await.unwrap().unwrap();
 }
+
+/// A client whose backoff starts at `base`.
+fn backing_off(server: &MockServer, base: Duration) -> Client {
+    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .retry_policy(RetryPolicy::new(
+            base,
+            Duration::from_secs(10),
+            Duration::from_secs(5),
+        ))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn backoff_doubles_with_jitter_and_retry_after_may_be_a_date() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(3)
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // Waits drawn from the upper halves of windows of 200, 400 and 800 ms: at least 700 ms
+    // in all (under 1.4 s, plus the round trips). A backoff that did not double would wait
+    // 300 to 600 ms.
+    let started = std::time::Instant::now();
+    backing_off(&server, Duration::from_millis(200))
+        .flaky()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(700)..Duration::from_secs(3)).contains(&waited),
+        "{waited:?}"
+    );
+
+    // `Retry-After` as an HTTP date two seconds ahead (whole seconds: 1 to 2 s from now) is
+    // honoured rather than the 10 ms backoff.
+    server.reset().await;
+    let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", at.as_str()))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    backing_off(&server, Duration::from_millis(10))
+        .flaky()
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(900)..Duration::from_millis(2500)).contains(&waited),
+        "{waited:?}"
+    );
+}
