@@ -30,8 +30,9 @@ fn signing_client(base: &str, key: &str, when: SignRequests) -> Client {
         .unwrap()
 }
 
-/// Verifies the received request's signature from scratch, following the recipe.
-fn verify(request: &wiremock::Request) -> String {
+/// Verifies the received request's signature from scratch, following the recipe. The
+/// X-Request-ID is the caller's own when given, else a fresh UUID v4.
+fn verify(request: &wiremock::Request, callers_id: Option<&str>) -> String {
     let header = |name: &str| {
         request
             .headers
@@ -50,8 +51,13 @@ fn verify(request: &wiremock::Request) -> String {
     httpdate::parse_http_date(&date).expect("an IMF-fixdate");
     assert!(date.ends_with(" GMT"));
     let request_id = header("x-request-id").unwrap();
-    assert_eq!(request_id.len(), 36);
-    assert_eq!(&request_id[14..15], "4", "a UUID v4: {request_id}");
+    match callers_id {
+        Some(id) => assert_eq!(request_id, id, "the caller's X-Request-ID is kept"),
+        None => {
+            assert_eq!(request_id.len(), 36);
+            assert_eq!(&request_id[14..15], "4", "a UUID v4: {request_id}");
+        }
+    }
     let mut target = request.url.path().to_string();
     if let Some(query) = request.url.query() {
         target = format!("{target}?{query}");
@@ -123,7 +129,7 @@ async fn signatures_verify_with_the_public_key() {
     client.maybe(None).await.unwrap();
 
     let requests = server.received_requests().await.unwrap();
-    let targets: Vec<String> = requests.iter().map(verify).collect();
+    let targets: Vec<String> = requests.iter().map(|r| verify(r, None)).collect();
     assert_eq!(targets, ["/things/1/v2", "/maybe?since=5", "/maybe"]);
     assert!(String::from_utf8_lossy(&requests[0].body).contains("Zoë"));
 }
@@ -251,7 +257,9 @@ async fn the_emulator_rejects_a_tampered_body_or_target() {
         count: 1,
         note: None,
     };
-    let _ = client.replace_json(1, 1, &thing).await; // 404 from the emulator: no such route
+    // The emulator has no such route: a 404 means the signature was accepted.
+    let error = client.replace_json(1, 1, &thing).await.unwrap_err();
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(404), "{error}");
     let recorded = emulator.requests().pop().unwrap();
     assert!(recorded.header("signature").is_some());
 
@@ -371,4 +379,37 @@ async fn the_emulator_checks_the_signed_date_and_accepts_any_order_of_the_requir
             "{signed}: {answer}"
         );
     }
+}
+
+/// A PATCH, and a caller who sets the X-Request-ID.
+#[fintecture_oauth::api]
+pub trait Patching {
+    /// Patches a thing, with the caller's own request id.
+    #[endpoint(patch = "/things/{id}", json)]
+    async fn patch_thing(
+        &self,
+        id: u32,
+        #[header("X-Request-ID")] request_id: &str,
+        #[body] thing: &Thing,
+    ) -> Result<(), fintecture_oauth::Error>;
+}
+
+#[tokio::test]
+async fn a_patch_is_signed_with_its_digest_and_the_callers_request_id_is_kept() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = signing_client(&server.uri(), PRIVATE, SignRequests::Always);
+    let thing = Thing {
+        name: "patched".into(),
+        count: 2,
+        note: None,
+    };
+    client.patch_thing(3, "caller-id-7", &thing).await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    // `verify` checks the Digest of PATCH bodies and the signed list that includes it.
+    assert_eq!(verify(&requests[0], Some("caller-id-7")), "/things/3");
 }
