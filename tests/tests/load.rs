@@ -7,6 +7,9 @@ use tests::Sample;
 
 const CALLS: usize = 50_000;
 const TASKS: usize = 64;
+/// The run takes seconds; past this something is wrong (and the one-token assertion below
+/// holds only within the token's hour).
+const BOUND: Duration = Duration::from_secs(300);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_thousand_bearer_calls_one_token() {
@@ -31,9 +34,14 @@ async fn fifty_thousand_bearer_calls_one_token() {
         })
         .collect();
     let mut errors = Vec::new();
-    for task in tasks {
-        errors.extend(task.await.unwrap());
-    }
+    let all = async {
+        for task in tasks {
+            errors.extend(task.await.unwrap());
+        }
+    };
+    tokio::time::timeout(BOUND, all)
+        .await
+        .unwrap_or_else(|_| panic!("{CALLS} calls took longer than {BOUND:?}"));
     let elapsed = started.elapsed();
     assert!(
         errors.is_empty(),
@@ -43,8 +51,6 @@ async fn fifty_thousand_bearer_calls_one_token() {
     );
     let protected = emulator.requests_to("/pis/v2/payments/load").len();
     assert_eq!(protected, CALLS);
-    // The token lives an hour: the whole run fits in one lifetime.
-    assert!(elapsed < Duration::from_secs(3600 - 60));
     assert_eq!(emulator.requests_to("/oauth/accesstoken").len(), 1);
     eprintln!("{CALLS} calls from {TASKS} tasks in {elapsed:?}");
 }
