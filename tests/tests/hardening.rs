@@ -443,3 +443,26 @@ async fn backoff_doubles_with_jitter_and_retry_after_may_be_a_date() {
         "{waited:?}"
     );
 }
+
+#[tokio::test]
+async fn the_clients_cap_replaces_the_default() {
+    let client = |url: &str| {
+        Client::builder(Environment::Custom(url.parse().unwrap()))
+            .credentials(Credentials::new("app", "secret"))
+            .max_body(1000)
+            .build()
+            .unwrap()
+    };
+    let url = serve_once(token_body(1000), Framing::Chunked).await;
+    let token = client(&url).client_credentials_token(Scope::Pis).await;
+    assert!(token.is_ok(), "{token:?}");
+    let url = serve_once(token_body(1001), Framing::Chunked).await;
+    let error = client(&url)
+        .client_credentials_token(Scope::Pis)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::BodyTooLarge { limit: 1000, .. }),
+        "{error:?}"
+    );
+}

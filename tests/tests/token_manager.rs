@@ -270,6 +270,16 @@ async fn authorized_with_a_dead_refresh_token() -> (MockServer, Client) {
 async fn authorized_with_a_dead_refresh_token_in(
     store: Option<Arc<MemoryTokenStore>>,
 ) -> (MockServer, Client) {
+    let invalid_grant = ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#);
+    authorized_with_refresh_refused(invalid_grant, store).await
+}
+
+/// A customer authorized with token `a`, whose refresh the server answers with `refusal`,
+/// once and only once.
+async fn authorized_with_refresh_refused(
+    refusal: ResponseTemplate,
+    store: Option<Arc<MemoryTokenStore>>,
+) -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
         .respond_with(token("a", Some("rt"), 3600))
@@ -277,7 +287,7 @@ async fn authorized_with_a_dead_refresh_token_in(
         .mount(&server)
         .await;
     Mock::given(path("/oauth/refreshtoken"))
-        .respond_with(ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#))
+        .respond_with(refusal)
         .expect(1)
         .mount(&server)
         .await;
@@ -789,4 +799,114 @@ async fn with_a_store_a_dead_grant_is_forgotten_there_too_and_not_retried() {
         store.is_empty(),
         "the store still held the refresh token that was used"
     );
+}
+
+#[tokio::test]
+async fn a_401_on_a_refresh_is_terminal_too() {
+    let refusal = ResponseTemplate::new(401).set_body_string(r#"{"code":"unauthorized"}"#);
+    let (_server, client) = authorized_with_refresh_refused(refusal, None).await;
+    jump(Duration::from_secs(3600)).await;
+    // The refresh is tried once (`expect(1)`); every call after it is told to re-authorize.
+    for _ in 0..3 {
+        let error = client.access_token(&Scope::Ais).await.unwrap_err();
+        assert!(matches!(&error, Error::Reauthorize { .. }), "{error:?}");
+    }
+}
+
+#[tokio::test]
+async fn single_flight_is_per_scope() {
+    let server = MockServer::start().await;
+    for (scope, text) in [("PIS", "pis-token"), ("customer", "customer-token")] {
+        Mock::given(path("/oauth/accesstoken"))
+            .and(body_string_contains(format!("scope={scope}").as_str()))
+            .respond_with(token(text, None, 3600).set_delay(Duration::from_millis(200)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let client = client(&server);
+    let (pis, customer) = tokio::join!(
+        concurrent_reads(&client, Scope::Pis, 100),
+        concurrent_reads(&client, Scope::Customer, 100)
+    );
+    assert!(
+        pis.iter().all(|t| t.as_deref().ok() == Some("pis-token")),
+        "{pis:?}"
+    );
+    assert!(
+        customer
+            .iter()
+            .all(|t| t.as_deref().ok() == Some("customer-token")),
+        "{customer:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_cached_token_is_the_one_fetched_and_there_is_none_before() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("cached", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    assert!(client.cached_access_token(&Scope::Pis).is_none());
+    assert_eq!(token_text(&client, Scope::Pis).await, "cached");
+    let cached = client.cached_access_token(&Scope::Pis).expect("cached now");
+    assert_eq!(cached.expose_secret(), "cached");
+    // Another scope has nothing cached.
+    assert!(client.cached_access_token(&Scope::Customer).is_none());
+}
+
+/// An endpoint that asks for a bearer token without naming a scope.
+#[fintecture_oauth::api]
+pub trait Unscoped {
+    /// Uses the client's default scope.
+    #[endpoint(get = "/unscoped", auth = bearer)]
+    async fn unscoped(&self) -> Result<(), Error>;
+}
+
+#[tokio::test]
+async fn an_unscoped_bearer_endpoint_uses_the_default_scope() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("scope=customer"))
+        .respond_with(token("customer-token", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/unscoped"))
+        .and(header("authorization", "Bearer customer-token"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .default_scope(Scope::Customer)
+        .build()
+        .unwrap();
+    client.unscoped().await.unwrap();
+}
+
+#[tokio::test]
+async fn oac_tokens_are_renewed_with_their_refresh_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("oac-1", Some("oac-rt-1"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/refreshtoken"))
+        .and(body_string_contains("refresh_token=oac-rt-1"))
+        .respond_with(token("oac-2", Some("oac-rt-2"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    let scope = Scope::oac(["organisations:read"]);
+    assert_eq!(token_text(&client, scope.clone()).await, "oac-1");
+    jump(Duration::from_secs(3600)).await;
+    // Renewed through the refresh endpoint (one call, `expect(1)`), not a new grant.
+    assert_eq!(token_text(&client, scope).await, "oac-2");
 }
