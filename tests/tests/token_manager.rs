@@ -910,3 +910,79 @@ async fn oac_tokens_are_renewed_with_their_refresh_token() {
     // Renewed through the refresh endpoint (one call, `expect(1)`), not a new grant.
     assert_eq!(token_text(&client, scope).await, "oac-2");
 }
+
+/// Two bearer endpoints, to have two calls in flight with one token.
+#[fintecture_oauth::api]
+pub trait Pair {
+    /// One.
+    #[endpoint(get = "/a", scope = "PIS")]
+    async fn a(&self) -> Result<(), Error>;
+    /// The other.
+    #[endpoint(get = "/b", scope = "PIS")]
+    async fn b(&self) -> Result<(), Error>;
+}
+
+/// A server whose token endpoint hands out `t1`, `t2`, `t3` in turn (each `expect`ed as
+/// given), and whose `/a` and `/b` refuse `t1` with a 401 (after `a_delay` and `b_delay`)
+/// and accept any other token.
+async fn rotating_server(expected: [u64; 3], a_delay: u64, b_delay: u64) -> MockServer {
+    let server = MockServer::start().await;
+    for (text, times) in ["t1", "t2", "t3"].into_iter().zip(expected) {
+        Mock::given(path("/oauth/accesstoken"))
+            .respond_with(token(text, None, 3600))
+            .up_to_n_times(1)
+            .expect(times)
+            .mount(&server)
+            .await;
+    }
+    for (route, delay) in [("/a", a_delay), ("/b", b_delay)] {
+        Mock::given(path(route))
+            .and(header("authorization", "Bearer t1"))
+            .respond_with(ResponseTemplate::new(401).set_delay(Duration::from_millis(delay)))
+            .mount(&server)
+            .await;
+        Mock::given(path(route))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+#[tokio::test]
+async fn a_late_401_on_an_old_token_leaves_the_newer_one_alone() {
+    // `/a` is refused fast and renews to t2; `/b`'s refusal of t1 arrives after that. It must
+    // not invalidate t2: no third token (`expect(0)`).
+    let server = rotating_server([1, 1, 0], 10, 500).await;
+    let client = client(&server);
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    let (a, b) = tokio::join!(client.a(), client.b());
+    a.unwrap();
+    b.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_renewal_the_same_thread_sends_the_new_token() {
+    let server = rotating_server([1, 1, 0], 0, 0).await;
+    let client = client(&server);
+    // t1 fetched and read from the cache, so this thread keeps a copy of it.
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    assert!(client.cached_access_token(&Scope::Pis).is_some());
+    // t1 refused, renewed to t2, retried: fine.
+    client.a().await.unwrap();
+    // This thread's next calls carry t2 straight away: t1 is not sent again.
+    client.a().await.unwrap();
+    client.b().await.unwrap();
+    let t1_sent = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer t1")
+        })
+        .count();
+    assert_eq!(t1_sent, 1);
+}
