@@ -1,11 +1,22 @@
 //! Tracing: every request gets a span (endpoint, method, path template, status, duration),
 //! and at TRACE level, across every flow, no secret text reaches the subscriber.
 
-use fintecture_emulator::{Emulator, EmulatorConfig};
+use fintecture_emulator::{Emulator, EmulatorConfig, Fault};
 use fintecture_oauth::{Client, ClientAuthMethod, Credentials, ExposeSecret, Scope};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use tests::Sample;
+
+/// A bearer endpoint that is retried, so the retry's log line is captured too.
+#[fintecture_oauth::api]
+pub trait Retried {
+    /// A payment read, retried after a 503.
+    #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS", retry = 2)]
+    async fn retried_payment(
+        &self,
+        session_id: &str,
+    ) -> Result<serde_json::Value, fintecture_oauth::Error>;
+}
 
 /// Collects everything the subscriber writes.
 #[derive(Clone, Default)]
@@ -55,6 +66,19 @@ async fn spans_describe_requests_and_never_hold_secrets() {
             .protected_pis_payment("unknown-session")
             .await
             .unwrap_err();
+        emulator.inject(
+            "/pis/v2/payments/",
+            Fault::Status {
+                status: 503,
+                retry_after: Some(0),
+            },
+        );
+        let error = client.retried_payment("retried").await.unwrap_err();
+        assert_eq!(
+            error.status().map(|s| s.as_u16()),
+            Some(404),
+            "retried after the 503"
+        );
 
         let code = emulator.issue_code("customer");
         secrets.push(code.expose_secret().to_owned());
@@ -88,6 +112,10 @@ async fn spans_describe_requests_and_never_hold_secrets() {
         "{output}"
     );
     assert!(output.contains("status=404"), "{output}");
+    assert!(
+        output.contains("retrying"),
+        "the retry is logged:\n{output}"
+    );
     assert!(output.contains("duration_ms="), "{output}");
     assert!(
         !output.contains("unknown-session"),
