@@ -986,3 +986,35 @@ async fn after_a_renewal_the_same_thread_sends_the_new_token() {
         .count();
     assert_eq!(t1_sent, 1);
 }
+
+#[tokio::test]
+async fn the_token_margin_is_when_a_cached_token_stops_being_handed_out() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t1", None, 3600))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t2", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // No renewal ahead of time: only the margin decides.
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .refresh_window(
+            fintecture_oauth::RefreshWindow::new(Duration::ZERO, 0).with_jitter_percent(0),
+        )
+        .token_margin(Duration::from_secs(100))
+        .build()
+        .unwrap();
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    // 150 s left: more than the margin, still handed out.
+    jump(Duration::from_secs(3450)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    // 50 s left: inside the margin, renewed.
+    jump(Duration::from_secs(100)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t2");
+}
