@@ -466,3 +466,79 @@ async fn the_clients_cap_replaces_the_default() {
         "{error:?}"
     );
 }
+
+/// Answers 503 to the first `failures` requests and 200 after, noting when each came.
+struct Failing {
+    failures: usize,
+    arrivals: Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl wiremock::Respond for Failing {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let mut arrivals = self.arrivals.lock().unwrap();
+        arrivals.push(std::time::Instant::now());
+        if arrivals.len() <= self.failures {
+            ResponseTemplate::new(503)
+        } else {
+            ResponseTemplate::new(200).set_body_string("{}")
+        }
+    }
+}
+
+#[tokio::test]
+async fn retries_are_spread_by_jitter() {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(path("/flaky"))
+        .respond_with(Failing {
+            failures: 3,
+            arrivals: arrivals.clone(),
+        })
+        .expect(4)
+        .mount(&server)
+        .await;
+    backing_off(&server, Duration::from_millis(100))
+        .flaky()
+        .await
+        .unwrap();
+    let arrivals = arrivals.lock().unwrap().clone();
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    // Each wait is drawn from the upper half of its window (100, 200, 400 ms): at least the
+    // half, and (with jitter) almost surely more. All three landing within 5 ms of their
+    // lower bound has a chance of about 1 in 10,000 with jitter; without it, it is certain.
+    let halves = [50, 100, 200].map(Duration::from_millis);
+    for (gap, half) in gaps.iter().zip(halves) {
+        assert!(*gap >= half, "{gaps:?}");
+    }
+    let all_at_the_bound = gaps
+        .iter()
+        .zip(halves)
+        .all(|(gap, half)| *gap < half + Duration::from_millis(5));
+    assert!(!all_at_the_bound, "no jitter: {gaps:?}");
+}
+
+#[tokio::test]
+async fn a_retry_after_equal_to_the_cap_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The cap is 1 s: a Retry-After of exactly 1 s is waited for, then the call succeeds.
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .retry_policy(RetryPolicy::new(
+            Duration::from_millis(10),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        ))
+        .build()
+        .unwrap();
+    client.flaky().await.unwrap();
+}
