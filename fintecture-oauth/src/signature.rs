@@ -14,14 +14,14 @@ use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::sha2::{Digest as _, Sha256};
 use rsa::signature::{SignatureEncoding, Signer};
-use std::fmt;
 use url::Url;
 
 static DIGEST: HeaderName = HeaderName::from_static("digest");
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 static SIGNATURE: HeaderName = HeaderName::from_static("signature");
 
-/// Signs requests with the app's private key; `keyId` is the app id.
+/// Signs requests with the app's private key; `keyId` is the app id. No `Debug`: nothing
+/// prints a signer, and one that did must not show the key.
 #[derive(Clone)]
 pub(crate) struct RequestSigner {
     key_id: String,
@@ -89,14 +89,6 @@ impl RequestSigner {
     }
 }
 
-impl fmt::Debug for RequestSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer")
-            .field("key_id", &self.key_id)
-            .field("key", &"[REDACTED]")
-            .finish()
-    }
-}
 
 /// Whether the method carries a body, and so a `Digest`.
 fn has_body(method: &Method) -> bool {
