@@ -89,7 +89,6 @@ impl RequestSigner {
     }
 }
 
-
 /// Whether the method carries a body, and so a `Digest`.
 fn has_body(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PUT | Method::PATCH)

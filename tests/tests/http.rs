@@ -135,6 +135,7 @@ async fn empty_and_raw_responses() {
     assert_eq!(raw.status(), 202);
     assert_eq!(raw.headers()["x-k"], "v");
     assert_eq!(raw.body().as_ref(), b"hi");
+    assert_eq!(raw.into_body().as_ref(), b"hi");
 }
 
 #[tokio::test]
