@@ -237,3 +237,41 @@ async fn the_error_type_may_be_the_users() {
         Some(fintecture_oauth::http::StatusCode::NOT_FOUND)
     );
 }
+
+/// Every key of `#[endpoint]`, to read back through `Endpoint`'s accessors.
+#[api]
+trait Declared {
+    /// One of everything.
+    #[endpoint(
+        patch = "/d/{id}",
+        json,
+        scope = "PIS",
+        timeout = "7s",
+        max_body = "2KiB",
+        retry = 2,
+        header("X-One" = "1")
+    )]
+    async fn declared(&self, id: u8, #[body] note: &Note<'_>) -> Result<(), Error>;
+}
+
+#[test]
+fn the_declaration_is_readable_from_the_request() {
+    let request = DeclaredRequests::declared(&client(), 1, &Note { text: "t" }).unwrap();
+    let endpoint = request.endpoint();
+    assert_eq!(endpoint.name(), "Declared::declared");
+    assert_eq!(endpoint.method(), "PATCH");
+    assert_eq!(endpoint.path(), "/d/{id}");
+    assert_eq!(
+        endpoint.auth(),
+        fintecture_oauth::Auth::Bearer { scope: Some("PIS") }
+    );
+    assert_eq!(endpoint.timeout(), Some(std::time::Duration::from_secs(7)));
+    assert_eq!(endpoint.max_body(), Some(2048));
+    assert_eq!(endpoint.retries(), 2);
+    let headers: Vec<(&str, &str)> = endpoint
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.to_str().unwrap()))
+        .collect();
+    assert_eq!(headers, [("x-one", "1")]);
+}
