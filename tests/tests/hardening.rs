@@ -377,6 +377,21 @@ async fn a_refused_connection_is_retried_because_nothing_was_sent() {
     call.await.unwrap().unwrap();
 }
 
+/// `/flaky` answers `failure` `times` times, then 200 once; both `expect`ed exactly.
+async fn failing_then_ok(server: &MockServer, failure: ResponseTemplate, times: u64) {
+    Mock::given(path("/flaky"))
+        .respond_with(failure)
+        .up_to_n_times(times)
+        .expect(times)
+        .mount(server)
+        .await;
+    Mock::given(path("/flaky"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
 /// A client whose backoff starts at `base`.
 fn backing_off(server: &MockServer, base: Duration) -> Client {
     Client::builder(Environment::Custom(server.uri().parse().unwrap()))
@@ -392,17 +407,7 @@ fn backing_off(server: &MockServer, base: Duration) -> Client {
 #[tokio::test]
 async fn backoff_doubles_with_jitter_and_retry_after_may_be_a_date() {
     let server = MockServer::start().await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .expect(3)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    failing_then_ok(&server, ResponseTemplate::new(503), 3).await;
     // Waits drawn from the upper halves of windows of 200, 400 and 800 ms: at least 700 ms
     // in all (under 1.4 s, plus the round trips). A backoff that did not double would wait
     // 300 to 600 ms.
@@ -421,17 +426,12 @@ async fn backoff_doubles_with_jitter_and_retry_after_may_be_a_date() {
     // honoured rather than the 10 ms backoff.
     server.reset().await;
     let at = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(2));
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", at.as_str()))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    failing_then_ok(
+        &server,
+        ResponseTemplate::new(503).insert_header("retry-after", at.as_str()),
+        1,
+    )
+    .await;
     let started = std::time::Instant::now();
     backing_off(&server, Duration::from_millis(10))
         .flaky()
@@ -520,17 +520,12 @@ async fn retries_are_spread_by_jitter() {
 #[tokio::test]
 async fn a_retry_after_equal_to_the_cap_is_honoured() {
     let server = MockServer::start().await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/flaky"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("{}"))
-        .expect(1)
-        .mount(&server)
-        .await;
+    failing_then_ok(
+        &server,
+        ResponseTemplate::new(503).insert_header("retry-after", "1"),
+        1,
+    )
+    .await;
     // The cap is 1 s: a Retry-After of exactly 1 s is waited for, then the call succeeds.
     let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
         .retry_policy(RetryPolicy::new(
