@@ -20,6 +20,9 @@ mod attr;
 mod expand;
 mod valid;
 
+#[cfg(test)]
+mod tests;
+
 use proc_macro::TokenStream;
 
 /// Turns a trait whose methods carry `#[endpoint(...)]` into an HTTP API: request builders

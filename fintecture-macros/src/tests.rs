@@ -1,0 +1,131 @@
+//! The macro run in-process on every `#[api]` trait the workspace's tests declare: the
+//! compile-fail cases of `tests/ui` and the valid traits of the integration tests and the
+//! runtime crate. Each case must produce exactly the errors its `.stderr` shows (none for a
+//! valid trait). The same expectations as trybuild's, checked in milliseconds instead of a
+//! compiler run per case, which is what makes mutation testing of this crate affordable.
+
+// A test states its expectation by panicking.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use proc_macro2::{TokenStream, TokenTree};
+use std::path::{Path, PathBuf};
+use syn::{Item, ItemTrait, Meta};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Every trait with an `#[api]` attribute, at the top level or in inline modules, with the
+/// attribute's arguments and the attribute removed (as rustc hands it to the macro).
+fn api_traits(items: &[Item], found: &mut Vec<(TokenStream, ItemTrait)>) {
+    for item in items {
+        match item {
+            Item::Trait(item) => {
+                let mut item = item.clone();
+                let Some(index) = item.attrs.iter().position(|a| a.path().is_ident("api")) else {
+                    continue;
+                };
+                let args = match &item.attrs.remove(index).meta {
+                    Meta::List(list) => list.tokens.clone(),
+                    _ => TokenStream::new(),
+                };
+                found.push((args, item));
+            }
+            Item::Mod(module) => {
+                if let Some((_, items)) = &module.content {
+                    api_traits(items, found);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The messages of the `compile_error!`s in an expansion, in order.
+fn compile_errors(tokens: TokenStream, messages: &mut Vec<String>) {
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Ident(ident) if ident == "compile_error" => {
+                tokens.next(); // `!`
+                if let Some(TokenTree::Group(group)) = tokens.next() {
+                    let message: syn::LitStr =
+                        syn::parse2(group.stream()).expect("compile_error! holds a string");
+                    messages.push(message.value());
+                }
+            }
+            TokenTree::Group(group) => compile_errors(group.stream(), messages),
+            _ => {}
+        }
+    }
+}
+
+fn expand_file(path: &Path) -> Vec<Vec<String>> {
+    let source = std::fs::read_to_string(path).expect("the case is readable");
+    let file = syn::parse_file(&source).expect("the case parses");
+    let mut traits = Vec::new();
+    api_traits(&file.items, &mut traits);
+    traits
+        .into_iter()
+        .map(|(args, item)| {
+            let mut messages = Vec::new();
+            compile_errors(crate::expand::api(args, item), &mut messages);
+            messages
+        })
+        .collect()
+}
+
+#[test]
+fn each_compile_fail_case_reports_exactly_its_expected_errors() {
+    let mut dir: Vec<PathBuf> = std::fs::read_dir(workspace().join("tests/ui"))
+        .expect("tests/ui exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    dir.sort();
+    let mut checked = 0;
+    for case in dir {
+        let expansions = expand_file(&case);
+        // Cases the macro never sees as a trait (`#[api]` on a struct, inside
+        // `macro_rules!`) are left to trybuild.
+        if expansions.is_empty() {
+            continue;
+        }
+        let stderr = std::fs::read_to_string(case.with_extension("stderr"))
+            .expect("each case has its .stderr");
+        // The macro's own errors carry no code; rustc's (`error[E0277]`, ...) do.
+        let mut expected: Vec<&str> = stderr
+            .lines()
+            .filter_map(|line| line.strip_prefix("error: "))
+            .collect();
+        let mut got: Vec<String> = expansions.into_iter().flatten().collect();
+        expected.sort_unstable();
+        got.sort_unstable();
+        assert_eq!(got, expected, "{}", case.display());
+        checked += 1;
+    }
+    assert!(checked >= 50, "only {checked} cases were checked");
+}
+
+#[test]
+fn every_valid_trait_in_the_workspace_expands_without_error() {
+    let files = [
+        "tests/tests/macro_expansion.rs",
+        "tests/tests/debug_secrets.rs",
+        "tests/tests/errors.rs",
+        "fintecture-oauth/src/oauth.rs",
+        "examples/src/lib.rs",
+        "examples/examples/extend.rs",
+    ];
+    let mut checked = 0;
+    for file in files {
+        for messages in expand_file(&workspace().join(file)) {
+            assert_eq!(messages, Vec::<String>::new(), "{file}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} traits were checked");
+}
