@@ -6,7 +6,7 @@ use fintecture_oauth::{
     AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
     MemoryTokenStore, Scope, TokenStore,
 };
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tests::{HookedStore, Sample, jump};
@@ -268,7 +268,7 @@ async fn authorized_with_a_dead_refresh_token() -> (MockServer, Client) {
 
 /// The same, with the client's tokens shared through `store` when there is one.
 async fn authorized_with_a_dead_refresh_token_in(
-    store: Option<Arc<MemoryTokenStore>>,
+    store: Option<Arc<dyn TokenStore>>,
 ) -> (MockServer, Client) {
     let invalid_grant = ResponseTemplate::new(400).set_body_string(r#"{"error":"invalid_grant"}"#);
     authorized_with_refresh_refused(invalid_grant, store).await
@@ -278,7 +278,7 @@ async fn authorized_with_a_dead_refresh_token_in(
 /// once and only once.
 async fn authorized_with_refresh_refused(
     refusal: ResponseTemplate,
-    store: Option<Arc<MemoryTokenStore>>,
+    store: Option<Arc<dyn TokenStore>>,
 ) -> (MockServer, Client) {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
@@ -371,10 +371,14 @@ async fn a_failed_background_refresh_keeps_the_valid_token_until_it_expires() {
     // In the refresh window: the renewal starts in the background, and fails.
     jump(Duration::from_secs(3300)).await;
     assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    // With no further call, the renewal retries by itself, with backoff.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let attempts = token_requests(&server).await;
+    assert!(
+        (3..=6).contains(&attempts),
+        "one token request, then retries with backoff: {attempts} requests"
+    );
     assert_eq!(token_text(&client, Scope::Pis).await, "t1");
-    let attempts = server.received_requests().await.unwrap().len();
-    assert!(attempts >= 3, "retried with backoff: {attempts} requests");
 
     // Past expiry the error reaches callers.
     jump(Duration::from_secs(300)).await;
@@ -1017,4 +1021,168 @@ async fn the_token_margin_is_when_a_cached_token_stops_being_handed_out() {
     // 50 s left: inside the margin, renewed.
     jump(Duration::from_secs(100)).await;
     assert_eq!(token_text(&client, Scope::Pis).await, "t2");
+}
+
+#[tokio::test]
+async fn a_dead_grant_costs_the_store_nothing_while_its_token_serves() {
+    let loads = Arc::new(AtomicUsize::new(0));
+    let counted = loads.clone();
+    let store = HookedStore {
+        on_load: Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }),
+        ..HookedStore::new(MemoryTokenStore::default())
+    };
+    let (_server, client) = authorized_with_a_dead_refresh_token_in(Some(Arc::new(store))).await;
+    let mut elapsed = Duration::ZERO;
+    // In the window: the one refresh is refused, and the grant is dead.
+    read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(3300)).await;
+    let after_death = loads.load(Ordering::SeqCst);
+    for at in [3400, 3500] {
+        let text = read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(at)).await;
+        assert_eq!(text, "a", "the valid token keeps serving");
+    }
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        after_death,
+        "a dead grant was renewed again through the store"
+    );
+}
+
+#[tokio::test]
+async fn a_short_token_keeps_three_quarters_of_its_life_despite_the_margin() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t1", None, 20))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t2", None, 20).set_delay(Duration::from_millis(300)))
+        .mount(&server)
+        .await;
+    // The default 10 s margin would end a 20 s token at 10 s; it is capped at 5 s.
+    let client = client(&server);
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1");
+    jump(Duration::from_secs(13)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t1", "handed out until 15 s");
+    jump(Duration::from_secs(3)).await;
+    assert_eq!(token_text(&client, Scope::Pis).await, "t2");
+}
+
+#[tokio::test]
+async fn an_authorization_during_a_refresh_wins_whichever_finishes_last() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("code=first"))
+        .respond_with(token("a", Some("rt-a"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .and(body_string_contains("code=second"))
+        .respond_with(token("b", Some("rt-b"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The refresh of the old grant is slow: it comes back after the new authorization.
+    Mock::given(path("/oauth/refreshtoken"))
+        .and(body_string_contains("refresh_token=rt-a"))
+        .respond_with(token("c", Some("rt-c"), 3600).set_delay(Duration::from_millis(500)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client(&server).customer("customer-1");
+    client
+        .authorize(AuthorizationCode::new("first"), None)
+        .await
+        .unwrap();
+    jump(Duration::from_secs(3300)).await;
+    // In the window: the refresh starts in the background, then the customer consents again.
+    assert_eq!(token_text(&client, Scope::Ais).await, "a");
+    client
+        .authorize(AuthorizationCode::new("second"), None)
+        .await
+        .unwrap();
+    assert_eq!(token_text(&client, Scope::Ais).await, "b");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        token_text(&client, Scope::Ais).await,
+        "b",
+        "the old grant's refresh replaced the new consent"
+    );
+}
+
+#[tokio::test]
+async fn a_store_behind_memory_never_gets_an_old_refresh_token_sent() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("a", Some("rt-1"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/refreshtoken"))
+        .and(body_string_contains("refresh_token=rt-1"))
+        .respond_with(token("b", Some("rt-2"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .token_store(store.clone())
+        .build()
+        .unwrap()
+        .customer("customer-1");
+    client
+        .authorize(AuthorizationCode::new("code"), None)
+        .await
+        .unwrap();
+    // The store comes back from an older snapshot: version 0, an old refresh token.
+    let key = GrantKey::new(
+        server.uri(),
+        "app",
+        Grant::Customer {
+            customer_id: "customer-1".into(),
+        },
+    );
+    assert!(store.remove(&key, None).await.unwrap());
+    let lease = store.lock(&key, Duration::from_secs(1)).await.unwrap().unwrap();
+    let old = fintecture_oauth::TokenRecord::new(
+        "old".into(),
+        Some(fintecture_oauth::RefreshToken::new("rt-0")),
+        SystemTime::now(),
+        SystemTime::now() + Duration::from_secs(3600),
+        0,
+    );
+    store.swap(&key, 0, &old, lease.fence).await.unwrap();
+    store.unlock(&key, &lease).await.unwrap();
+
+    jump(Duration::from_secs(3600)).await;
+    assert_eq!(token_text(&client, Scope::Ais).await, "b");
+}
+
+#[tokio::test]
+async fn a_renewal_under_a_lease_gives_up_within_two_thirds_of_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("late", None, 3600).set_delay(Duration::from_secs(25)))
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .token_store(Arc::new(MemoryTokenStore::default()))
+        .token_lease(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let error = client.access_token(&Scope::Pis).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(error, Error::Token { .. }), "{error:?}");
+    // 2 s, well before another client could take the lease over (and before the 30 s
+    // request timeout).
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
 }
