@@ -400,7 +400,7 @@ impl TokenManager {
         if now < token.refresh_at {
             return Some(token);
         }
-        self.due(endpoint, grant, token, now)
+        self.due(endpoint, grant, now)
     }
 
     /// A token past its refresh time: starts its renewal (unless one is on the way) and
@@ -411,7 +411,6 @@ impl TokenManager {
         self: &Arc<Self>,
         endpoint: &E,
         grant: GrantRef<'_>,
-        token: CachedToken,
         now: Instant,
     ) -> Option<CachedToken> {
         let slot = self.slot(grant)?;
@@ -423,12 +422,10 @@ impl TokenManager {
         }
         // Validity is the slot's to tell: kept out of the copies, which stay small.
         let current = slot.token.load();
-        let current = current.as_ref().filter(|t| now < t.valid_until)?;
-        Some(if current.version == token.version {
-            token
-        } else {
-            CachedToken::shared(current)
-        })
+        current
+            .as_ref()
+            .filter(|t| now < t.valid_until)
+            .map(|t| CachedToken::shared(t))
     }
 
     /// An app token from this thread's copy while the app tokens have not changed (same
@@ -717,13 +714,14 @@ impl TokenManager {
         error: Error,
     ) -> Result<Arc<Token>, Error> {
         let record = store.load(key).await.map_err(store_error)?;
+        // Removed only if it is still the version that was used: the store decides, in one
+        // step, so a rotation written meanwhile is never lost.
         let dead = match &record {
             None => true,
-            Some(record) if record.version == base.version => store
+            Some(_) => store
                 .remove(key, Some(base.version))
                 .await
                 .map_err(store_error)?,
-            Some(_) => false,
         };
         if dead {
             self.bury(slot);
@@ -1219,16 +1217,6 @@ fn shared_error(slot: &Slot, error: &Arc<Error>) -> Error {
             customer: slot.customer_id().map(str::to_owned),
             source: Some(error.clone()),
         },
-    }
-}
-
-impl fmt::Debug for TokenManager {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenManager")
-            .field("app_id", &self.app_id)
-            .field("margin", &self.margin)
-            .field("window", &self.window)
-            .finish_non_exhaustive()
     }
 }
 

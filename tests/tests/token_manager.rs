@@ -858,6 +858,20 @@ async fn the_cached_token_is_the_one_fetched_and_there_is_none_before() {
     assert_eq!(token_text(&client, Scope::Pis).await, "cached");
     let cached = client.cached_access_token(&Scope::Pis).expect("cached now");
     assert_eq!(cached.expose_secret(), "cached");
+    // What it shows: how long it lasts, never its text.
+    let debug = format!("{cached:?}");
+    assert!(
+        debug.starts_with("CachedToken { token: \"[REDACTED]\", remaining: 3")
+            && debug.contains("version: 1"),
+        "{debug}"
+    );
+    let display = cached.to_string();
+    let seconds: u64 = display
+        .strip_prefix("Bearer token [REDACTED], valid for another ")
+        .and_then(|rest| rest.strip_suffix(" s"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{display}"));
+    assert!((3590..=3600).contains(&seconds), "{display}");
     // Another scope has nothing cached.
     assert!(client.cached_access_token(&Scope::Customer).is_none());
 }
@@ -1065,7 +1079,11 @@ async fn a_short_token_keeps_three_quarters_of_its_life_despite_the_margin() {
     let client = client(&server);
     assert_eq!(token_text(&client, Scope::Pis).await, "t1");
     jump(Duration::from_secs(13)).await;
-    assert_eq!(token_text(&client, Scope::Pis).await, "t1", "handed out until 15 s");
+    assert_eq!(
+        token_text(&client, Scope::Pis).await,
+        "t1",
+        "handed out until 15 s"
+    );
     jump(Duration::from_secs(3)).await;
     assert_eq!(token_text(&client, Scope::Pis).await, "t2");
 }
@@ -1147,7 +1165,11 @@ async fn a_store_behind_memory_never_gets_an_old_refresh_token_sent() {
         },
     );
     assert!(store.remove(&key, None).await.unwrap());
-    let lease = store.lock(&key, Duration::from_secs(1)).await.unwrap().unwrap();
+    let lease = store
+        .lock(&key, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .unwrap();
     let old = fintecture_oauth::TokenRecord::new(
         "old".into(),
         Some(fintecture_oauth::RefreshToken::new("rt-0")),
@@ -1185,4 +1207,144 @@ async fn a_renewal_under_a_lease_gives_up_within_two_thirds_of_it() {
         waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
+}
+
+#[tokio::test]
+async fn each_form_of_invalid_grant_on_a_refresh_is_terminal() {
+    for body in [
+        r#"{"error":"invalid_grant"}"#,
+        r#"{"code":"invalid_grant"}"#,
+        r#"{"errors":[{"code":"invalid_grant","title":"Invalid grant"}]}"#,
+    ] {
+        let refusal = ResponseTemplate::new(400).set_body_string(body);
+        let (_server, client) = authorized_with_refresh_refused(refusal, None).await;
+        jump(Duration::from_secs(3600)).await;
+        let error = client.access_token(&Scope::Ais).await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Reauthorize { .. }),
+            "{body}: {error:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_that_fails_otherwise_keeps_the_grant_and_its_refresh_token() {
+    for (status, body) in [
+        (503, r#"{"code":"unavailable"}"#),
+        (400, r#"{"error":"invalid_request"}"#),
+        (400, r#"{"errors":[{"code":"invalid_request"}]}"#),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/oauth/accesstoken"))
+            .respond_with(token("a", Some("rt"), 3600))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/oauth/refreshtoken"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/oauth/refreshtoken"))
+            .and(body_string_contains("refresh_token=rt"))
+            .respond_with(token("b", Some("rt-2"), 3600))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client = client(&server).customer("customer-1");
+        client
+            .authorize(AuthorizationCode::new("code"), None)
+            .await
+            .unwrap();
+        jump(Duration::from_secs(3600)).await;
+        let error = client.access_token(&Scope::Ais).await.unwrap_err();
+        assert!(matches!(&error, Error::Token { .. }), "{body}: {error:?}");
+        assert_eq!(token_text(&client, Scope::Ais).await, "b", "{body}");
+    }
+}
+
+/// Stops tokio's clock at exactly `at` (a time to come), so that a boundary can be reached
+/// to the nanosecond; `tokio::time::resume` lets it run again.
+async fn stop_at(at: tokio::time::Instant) {
+    tokio::time::pause();
+    tokio::time::advance(at - tokio::time::Instant::now()).await;
+    assert_eq!(tokio::time::Instant::now(), at);
+}
+
+#[tokio::test]
+async fn the_renewal_starts_at_exactly_the_refresh_time() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t", None, 3600))
+        .mount(&server)
+        .await;
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .refresh_window(
+            fintecture_oauth::RefreshWindow::new(Duration::from_secs(60), 10)
+                .with_jitter_percent(0),
+        )
+        .build()
+        .unwrap();
+    let expires_at = client.access_token(&Scope::Pis).await.unwrap().expires_at();
+    // 360 s before expiry, to the nanosecond.
+    let refresh_at = expires_at - Duration::from_secs(360);
+    // A nanosecond before, nothing starts (the window test shows a second before too)...
+    stop_at(refresh_at - Duration::from_nanos(1)).await;
+    assert!(client.cached_access_token(&Scope::Pis).is_some());
+    // ...and at that instant the renewal does, in the background.
+    tokio::time::advance(Duration::from_nanos(1)).await;
+    assert!(client.cached_access_token(&Scope::Pis).is_some());
+    tokio::time::resume();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(token_requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn a_token_is_handed_out_until_exactly_its_margin_and_never_after() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t1", None, 3600))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t2", None, 3600))
+        .mount(&server)
+        .await;
+    // No renewal ahead of time: the margin alone ends the token.
+    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .refresh_window(
+            fintecture_oauth::RefreshWindow::new(Duration::ZERO, 0).with_jitter_percent(0),
+        )
+        .build()
+        .unwrap();
+    let expires_at = client.access_token(&Scope::Pis).await.unwrap().expires_at();
+    let valid_until = expires_at - Duration::from_secs(10);
+
+    stop_at(valid_until - Duration::from_nanos(1)).await;
+    let cached = client
+        .cached_access_token(&Scope::Pis)
+        .map(|t| t.expose_secret().to_owned());
+    assert_eq!(
+        cached.as_deref(),
+        Some("t1"),
+        "valid until the last nanosecond"
+    );
+    tokio::time::advance(Duration::from_nanos(1)).await;
+    assert!(
+        client.cached_access_token(&Scope::Pis).is_none(),
+        "handed out at the end of its validity"
+    );
+    // A caller at that instant waits for the new token rather than get the old one.
+    let mut read = std::pin::pin!(client.access_token(&Scope::Pis));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+    assert!(
+        first.is_pending(),
+        "the old token was handed out: {first:?}"
+    );
+    tokio::time::resume();
+    assert_eq!(read.await.unwrap().expose_secret(), "t2");
 }
