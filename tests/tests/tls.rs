@@ -57,3 +57,14 @@ async fn by_default_production_calls_are_signed_and_sandbox_calls_are_not() {
         "{heads:#?}"
     );
 }
+
+#[tokio::test]
+async fn the_reqwest_client_given_is_the_one_exposed_for_requests_of_ones_own() {
+    let server = TlsServer::start("{}").await;
+    let client = client(&server, Environment::Sandbox, None);
+    // Only the client given trusts the test certificate.
+    let url = format!("https://127.0.0.1:{}/own", server.address.port());
+    let response = client.http_client().get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(reqwest::Client::new().get(&url).send().await.is_err());
+}
