@@ -197,6 +197,26 @@ async fn a_401_on_a_bearer_endpoint_gets_one_new_token_and_one_retry() {
 }
 
 #[tokio::test]
+async fn other_errors_on_a_bearer_endpoint_keep_the_token_and_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/accesstoken"))
+        .respond_with(token("t", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/protected"))
+        .respond_with(ResponseTemplate::new(403).set_body_string(r#"{"code":"forbidden"}"#))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = client(&server);
+    for _ in 0..2 {
+        let error = client.protected().await.unwrap_err();
+        assert_eq!(error.status(), Some(403.try_into().unwrap()));
+    }
+}
+
+#[tokio::test]
 async fn a_401_then_success_uses_the_new_token() {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
@@ -583,10 +603,20 @@ async fn records_carry_wall_clock_expiry_and_mean_the_same_to_another_client() {
         .expect(1)
         .mount(&server)
         .await;
-    assert_eq!(token_text(&build(3600), Scope::Pis).await, "second");
+    // A client with exactly the margin left (10 s) does not take it either. The clock is
+    // stopped while its renewal decides, so that the boundary is exact.
+    let client = build(3590);
+    tokio::time::pause();
+    let mut read = std::pin::pin!(client.access_token(&Scope::Pis));
+    assert!(poll_once(read.as_mut()).await.is_pending());
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::resume();
+    assert_eq!(read.await.unwrap().expose_secret(), "second");
     let record = store.load(&key).await.unwrap().unwrap();
     assert_eq!(record.version, 2);
-    assert_eq!(record.expires_at, start + Duration::from_secs(7200));
+    assert_eq!(record.expires_at, start + Duration::from_secs(3590 + 3600));
 }
 
 /// How many requests reached the token endpoints so far.
@@ -1264,6 +1294,11 @@ async fn a_refresh_that_fails_otherwise_keeps_the_grant_and_its_refresh_token() 
     }
 }
 
+/// Polls `future` once: what it gives at this instant, without waiting.
+async fn poll_once<F: Future>(mut future: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await
+}
+
 /// Stops tokio's clock at exactly `at` (a time to come), so that a boundary can be reached
 /// to the nanosecond; `tokio::time::resume` lets it run again.
 async fn stop_at(at: tokio::time::Instant) {
@@ -1340,7 +1375,7 @@ async fn a_token_is_handed_out_until_exactly_its_margin_and_never_after() {
     );
     // A caller at that instant waits for the new token rather than get the old one.
     let mut read = std::pin::pin!(client.access_token(&Scope::Pis));
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+    let first = poll_once(read.as_mut()).await;
     assert!(
         first.is_pending(),
         "the old token was handed out: {first:?}"
