@@ -193,6 +193,25 @@ fn plain_http_is_refused_off_loopback() {
     }
 }
 
+#[test]
+fn a_base_url_with_a_query_or_a_fragment_is_refused() {
+    for url in [
+        "https://api.example.test/?a=1",
+        "https://api.example.test/#top",
+    ] {
+        let environment = Environment::Custom(url.parse().unwrap());
+        let error = fintecture_oauth::Client::builder(environment)
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot have a query or fragment"),
+            "{url}: {error}"
+        );
+    }
+}
+
 fn base64_encode(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)

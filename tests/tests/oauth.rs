@@ -413,6 +413,14 @@ async fn no_secret_in_any_debug_or_display() {
         format!("{with_bearer:?}"),
         None,
     );
+    // What it shows instead: where it goes, and that a token is there.
+    let listed = format!("{:?}", with_bearer.customer("c-1"));
+    assert!(
+        listed.starts_with("Client { base_url: \"https://api-sandbox.fintecture.com")
+            && listed.contains("bearer: Some(\"[REDACTED]\")")
+            && listed.contains("customer: Some(\"c-1\")"),
+        "{listed}"
+    );
 
     let server = MockServer::start().await;
     Mock::given(path("/oauth/accesstoken"))
