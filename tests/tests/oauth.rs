@@ -407,6 +407,12 @@ async fn no_secret_in_any_debug_or_display() {
         .credentials(credentials.clone())
         .bearer_token(ACCESS.to_string().into());
     show("ClientBuilder", format!("{builder:?}"), None);
+    let listed = format!("{builder:?}");
+    assert!(
+        listed.starts_with("ClientBuilder { environment: Sandbox")
+            && listed.contains("bearer: Some(\"[REDACTED]\")"),
+        "{listed}"
+    );
     let with_bearer = builder.build().unwrap();
     show(
         "Client with a bearer token",
