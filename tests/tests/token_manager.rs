@@ -4,7 +4,7 @@
 
 use fintecture_oauth::{
     AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
-    MemoryTokenStore, Scope, TokenStore,
+    MemoryTokenStore, RefreshWindow, Scope, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,15 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn client(server: &MockServer) -> Client {
     Client::builder(Environment::Custom(server.uri().parse().unwrap()))
         .credentials(Credentials::new("app", "secret"))
+        .build()
+        .unwrap()
+}
+
+/// A client whose tokens are renewed `window` before they expire.
+fn client_with_window(server: &MockServer, window: RefreshWindow) -> Client {
+    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
+        .credentials(Credentials::new("app", "secret"))
+        .refresh_window(window)
         .build()
         .unwrap()
 }
@@ -643,14 +652,10 @@ async fn the_refresh_window_opens_at_the_configured_time() {
         .mount(&server)
         .await;
     // No jitter: the window is exactly max(60 s, 10% of 1 h) = 360 s before expiry.
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .refresh_window(
-            fintecture_oauth::RefreshWindow::new(Duration::from_secs(60), 10)
-                .with_jitter_percent(0),
-        )
-        .build()
-        .unwrap();
+    let client = client_with_window(
+        &server,
+        RefreshWindow::new(Duration::from_secs(60), 10).with_jitter_percent(0),
+    );
     let mut elapsed = Duration::ZERO;
     read_at(&client, Scope::Pis, &mut elapsed, Duration::ZERO).await;
     read_at(&client, Scope::Pis, &mut elapsed, Duration::from_secs(3239)).await;
@@ -1314,14 +1319,10 @@ async fn the_renewal_starts_at_exactly_the_refresh_time() {
         .respond_with(token("t", None, 3600))
         .mount(&server)
         .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .refresh_window(
-            fintecture_oauth::RefreshWindow::new(Duration::from_secs(60), 10)
-                .with_jitter_percent(0),
-        )
-        .build()
-        .unwrap();
+    let client = client_with_window(
+        &server,
+        RefreshWindow::new(Duration::from_secs(60), 10).with_jitter_percent(0),
+    );
     let expires_at = client.access_token(&Scope::Pis).await.unwrap().expires_at();
     // 360 s before expiry, to the nanosecond.
     let refresh_at = expires_at - Duration::from_secs(360);
@@ -1349,13 +1350,10 @@ async fn a_token_is_handed_out_until_exactly_its_margin_and_never_after() {
         .mount(&server)
         .await;
     // No renewal ahead of time: the margin alone ends the token.
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .refresh_window(
-            fintecture_oauth::RefreshWindow::new(Duration::ZERO, 0).with_jitter_percent(0),
-        )
-        .build()
-        .unwrap();
+    let client = client_with_window(
+        &server,
+        RefreshWindow::new(Duration::ZERO, 0).with_jitter_percent(0),
+    );
     let expires_at = client.access_token(&Scope::Pis).await.unwrap().expires_at();
     let valid_until = expires_at - Duration::from_secs(10);
 
