@@ -130,6 +130,10 @@ trait Shapes {
     #[endpoint(get = "/always")]
     async fn conditional(&self) -> alias::Result<()>;
 
+    /// A tuple other than `()` is decoded, from a JSON array.
+    #[endpoint(get = "/t")]
+    async fn tuple(&self) -> alias::Result<(u32, String)>;
+
     /// A provided method that uses an endpoint.
     fn provided(&self) -> fintecture_oauth::BoxFuture<'_, alias::Result<()>> {
         self.conditional()
@@ -170,6 +174,17 @@ async fn a_provided_method_calls_the_generated_one() {
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_tuple_is_decoded_and_only_the_empty_one_ignores_the_body() {
+    let (_server, client) = serving(
+        Mock::given(method("GET"))
+            .and(path("/t"))
+            .respond_with(ResponseTemplate::new(200).set_body_string(r#"[7,"x"]"#)),
+    )
+    .await;
+    assert_eq!(client.tuple().await.unwrap(), (7, "x".to_owned()));
 }
 
 /// A crate that re-exports fintecture-oauth under another path.
