@@ -129,3 +129,20 @@ fn every_valid_trait_in_the_workspace_expands_without_error() {
     }
     assert!(checked >= 10, "only {checked} traits were checked");
 }
+
+#[test]
+fn items_with_defaults_stay_the_traits_own() {
+    // Associated type defaults are unstable, so no compiled test can hold one.
+    let item: ItemTrait = syn::parse_quote! {
+        pub trait Api {
+            type Page = u32;
+            const LIMIT: u32 = 10;
+            fn helper(&self) -> u32 { 1 }
+            #[endpoint(get = "/a")]
+            async fn call(&self) -> Result<(), Error>;
+        }
+    };
+    let mut messages = Vec::new();
+    compile_errors(crate::expand::api(TokenStream::new(), item), &mut messages);
+    assert_eq!(messages, Vec::<String>::new());
+}

@@ -3,8 +3,9 @@
 //! lifetimes and generics, `#[cfg]` and docs on methods, other items in the trait, and a
 //! runtime reached through another path (`#[api(crate = ...)]`).
 
-// Some traits here are exercised only through their request builders.
-#![allow(dead_code)]
+// Some traits here are exercised only through their request builders; one has the
+// parenthesised types other macros may write, which the macro must see through.
+#![allow(dead_code, unused_parens)]
 
 use fintecture_oauth::{Client, Environment, Error, api};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,10 @@ trait Shapes {
     #[endpoint(get = "/always")]
     async fn conditional(&self) -> alias::Result<()>;
 
+    /// Parenthesised types (as other macros may write them) are seen through.
+    #[endpoint(get = "/p")]
+    async fn paren(&self, #[query] page: (u32)) -> alias::Result<(())>;
+
     /// A tuple other than `()` is decoded, from a JSON array.
     #[endpoint(get = "/t")]
     async fn tuple(&self) -> alias::Result<(u32, String)>;
@@ -185,6 +190,19 @@ async fn a_tuple_is_decoded_and_only_the_empty_one_ignores_the_body() {
     )
     .await;
     assert_eq!(client.tuple().await.unwrap(), (7, "x".to_owned()));
+}
+
+#[tokio::test]
+async fn parenthesised_types_are_seen_through() {
+    let (_server, client) = serving(
+        Mock::given(method("GET"))
+            .and(path("/p"))
+            .and(query_param("page", "2"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("not JSON")),
+    )
+    .await;
+    // `(())` ignores the body, `(u32)` is one query parameter.
+    client.paren(2).await.unwrap();
 }
 
 /// A crate that re-exports fintecture-oauth under another path.
