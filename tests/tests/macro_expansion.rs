@@ -135,6 +135,14 @@ trait Shapes {
     #[endpoint(get = "/p")]
     async fn paren(&self, #[query] page: (u32)) -> alias::Result<(())>;
 
+    /// Optional and borrowed scalars are query parameters named after the argument.
+    #[endpoint(get = "/o")]
+    async fn optional(
+        &self,
+        #[query] page: Option<u32>,
+        #[query] name: std::borrow::Cow<'_, str>,
+    ) -> alias::Result<()>;
+
     /// A tuple other than `()` is decoded, from a JSON array.
     #[endpoint(get = "/t")]
     async fn tuple(&self) -> alias::Result<(u32, String)>;
@@ -162,6 +170,18 @@ fn lifetimes_generics_cfg_and_other_items_expand() {
     assert_eq!(
         ShapesRequests::conditional(&client).unwrap().url(),
         "http://127.0.0.1:9/always"
+    );
+    assert_eq!(
+        ShapesRequests::optional(&client, Some(2), "a b".into())
+            .unwrap()
+            .url(),
+        "http://127.0.0.1:9/o?page=2&name=a+b"
+    );
+    assert_eq!(
+        ShapesRequests::optional(&client, None, "".into())
+            .unwrap()
+            .url(),
+        "http://127.0.0.1:9/o?name="
     );
     assert_eq!(<Client as Shapes>::PAGE, 10);
 }
