@@ -1,7 +1,7 @@
 //! The macro run in-process on every `#[api]` trait the workspace's tests declare: the
 //! compile-fail cases of `tests/ui` and the valid traits of the integration tests and the
-//! runtime crate. Each case must produce exactly the errors its `.stderr` shows (none for a
-//! valid trait). The same expectations as trybuild's, checked in milliseconds instead of a
+//! runtime crate. Each case must produce exactly the errors its `.stderr` shows, pointing
+//! at the same line and column (none for a valid trait). The same expectations as trybuild's, checked in milliseconds instead of a
 //! compiler run per case, which is what makes mutation testing of this crate affordable.
 
 // A test states its expectation by panicking.
@@ -44,17 +44,20 @@ fn api_traits(items: &[Item], found: &mut Vec<(TokenStream, ItemTrait)>) {
     }
 }
 
-/// The messages of the `compile_error!`s in an expansion, in order.
+/// The `compile_error!`s in an expansion, in order: where each points (line and column,
+/// counted from 1 as rustc does) and its message.
 fn compile_errors(tokens: TokenStream, messages: &mut Vec<String>) {
-    let mut tokens = tokens.into_iter().peekable();
+    let mut tokens = tokens.into_iter();
     while let Some(token) = tokens.next() {
         match token {
             TokenTree::Ident(ident) if ident == "compile_error" => {
+                let start = ident.span().start();
                 tokens.next(); // `!`
                 if let Some(TokenTree::Group(group)) = tokens.next() {
                     let message: syn::LitStr =
                         syn::parse2(group.stream()).expect("compile_error! holds a string");
-                    messages.push(message.value());
+                    let (line, column) = (start.line, start.column + 1);
+                    messages.push(format!("{line}:{column}: {}", message.value()));
                 }
             }
             TokenTree::Group(group) => compile_errors(group.stream(), messages),
@@ -96,11 +99,17 @@ fn each_compile_fail_case_reports_exactly_its_expected_errors() {
         }
         let stderr = std::fs::read_to_string(case.with_extension("stderr"))
             .expect("each case has its .stderr");
-        // The macro's own errors carry no code; rustc's (`error[E0277]`, ...) do.
-        let mut expected: Vec<&str> = stderr
-            .lines()
-            .filter_map(|line| line.strip_prefix("error: "))
-            .collect();
+        // The macro's own errors carry no code; rustc's (`error[E0277]`, ...) do. Each is
+        // followed by ` --> ui/case.rs:line:column`.
+        let mut lines = stderr.lines();
+        let mut expected = Vec::new();
+        while let Some(line) = lines.next() {
+            if let Some(message) = line.strip_prefix("error: ") {
+                let at = lines.next().and_then(|l| l.rsplit_once(".rs:"));
+                let (_, at) = at.unwrap_or_else(|| panic!("{}: {line}", case.display()));
+                expected.push(format!("{at}: {message}"));
+            }
+        }
         let mut got: Vec<String> = expansions.into_iter().flatten().collect();
         expected.sort_unstable();
         got.sort_unstable();
