@@ -991,9 +991,11 @@ impl TokenManager {
                 }
             }
         }
-        // Two above what is known: a renewal on the way can reach only one above (its base
-        // plus one), so the new consent outranks it whichever is installed last.
-        let version = version.saturating_add(1);
+        // A renewal on the way (only a grant with a token has one) reaches one above what is
+        // known: the new consent goes two above, so it wins whichever is installed last.
+        if version > 0 {
+            version = version.saturating_add(1);
+        }
         let token = self.fetched(fetched, sent_at, sent_wall, version, None)?;
         // Installed under the map's lock, where empty slots are dropped: the token lands in
         // the slot callers will find.
