@@ -13,15 +13,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn fast_retries(server: &MockServer) -> Client {
-    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .retry_policy(RetryPolicy::new(
-            Duration::from_millis(20),
-            Duration::from_millis(100),
-            Duration::from_secs(2),
-        ))
+/// A client for `url` that retries as `policy` says.
+fn retrying(url: &str, policy: RetryPolicy) -> Client {
+    Client::builder(Environment::Custom(url.parse().unwrap()))
+        .retry_policy(policy)
         .build()
         .unwrap()
+}
+
+fn fast_retries(server: &MockServer) -> Client {
+    let policy = RetryPolicy::new(
+        Duration::from_millis(20),
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+    );
+    retrying(&server.uri(), policy)
 }
 
 #[tokio::test]
@@ -357,14 +363,12 @@ async fn a_refused_connection_is_retried_because_nothing_was_sent() {
         .unwrap()
         .port();
     let url = format!("http://127.0.0.1:{port}");
-    let client = Client::builder(Environment::Custom(url.parse().unwrap()))
-        .retry_policy(RetryPolicy::new(
-            Duration::from_millis(300),
-            Duration::from_millis(600),
-            Duration::from_secs(1),
-        ))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::new(
+        Duration::from_millis(300),
+        Duration::from_millis(600),
+        Duration::from_secs(1),
+    );
+    let client = retrying(&url, policy);
     let call = tokio::spawn(async move { client.flaky().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -394,14 +398,8 @@ async fn failing_then_ok(server: &MockServer, failure: ResponseTemplate, times: 
 
 /// A client whose backoff starts at `base`.
 fn backing_off(server: &MockServer, base: Duration) -> Client {
-    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .retry_policy(RetryPolicy::new(
-            base,
-            Duration::from_secs(10),
-            Duration::from_secs(5),
-        ))
-        .build()
-        .unwrap()
+    let policy = RetryPolicy::new(base, Duration::from_secs(10), Duration::from_secs(5));
+    retrying(&server.uri(), policy)
 }
 
 #[tokio::test]
@@ -527,13 +525,10 @@ async fn a_retry_after_equal_to_the_cap_is_honoured() {
     )
     .await;
     // The cap is 1 s: a Retry-After of exactly 1 s is waited for, then the call succeeds.
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .retry_policy(RetryPolicy::new(
-            Duration::from_millis(10),
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        ))
-        .build()
-        .unwrap();
-    client.flaky().await.unwrap();
+    let policy = RetryPolicy::new(
+        Duration::from_millis(10),
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    retrying(&server.uri(), policy).flaky().await.unwrap();
 }
