@@ -3,8 +3,8 @@
 //! the 401 retry, and errors shared by every waiter.
 
 use fintecture_oauth::{
-    AuthorizationCode, Client, Clock, Credentials, Environment, Error, Grant, GrantKey,
-    MemoryTokenStore, RefreshWindow, Scope, TokenStore,
+    AuthorizationCode, Client, ClientBuilder, Clock, Credentials, Environment, Error, Grant,
+    GrantKey, MemoryTokenStore, RefreshWindow, Scope, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,20 +13,19 @@ use tests::{HookedStore, Sample, jump};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn client(server: &MockServer) -> Client {
+/// A builder for the app `app` of the local test server.
+fn app(server: &MockServer) -> ClientBuilder {
     Client::builder(Environment::Custom(server.uri().parse().unwrap()))
         .credentials(Credentials::new("app", "secret"))
-        .build()
-        .unwrap()
+}
+
+fn client(server: &MockServer) -> Client {
+    app(server).build().unwrap()
 }
 
 /// A client whose tokens are renewed `window` before they expire.
 fn client_with_window(server: &MockServer, window: RefreshWindow) -> Client {
-    Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .refresh_window(window)
-        .build()
-        .unwrap()
+    app(server).refresh_window(window).build().unwrap()
 }
 
 fn token(access: &str, refresh: Option<&str>, expires_in: u64) -> ResponseTemplate {
@@ -320,8 +319,7 @@ async fn authorized_with_refresh_refused(
         .expect(1)
         .mount(&server)
         .await;
-    let mut builder = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"));
+    let mut builder = app(&server);
     if let Some(store) = store {
         builder = builder.token_store(store);
     }
@@ -504,8 +502,7 @@ async fn a_panicking_store_wedges_nothing() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
+    let client = app(&server)
         .token_store(Arc::new(panics_once()))
         .build()
         .unwrap();
@@ -576,8 +573,7 @@ async fn records_carry_wall_clock_expiry_and_mean_the_same_to_another_client() {
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000);
     let build = |offset: u64| {
         let clock = TestClock(Mutex::new(start + Duration::from_secs(offset)));
-        Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-            .credentials(Credentials::new("app", "secret"))
+        app(&server)
             .token_store(store.clone())
             .clock(Arc::new(clock))
             .build()
@@ -934,11 +930,7 @@ async fn an_unscoped_bearer_endpoint_uses_the_default_scope() {
         .expect(1)
         .mount(&server)
         .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
-        .default_scope(Scope::Customer)
-        .build()
-        .unwrap();
+    let client = app(&server).default_scope(Scope::Customer).build().unwrap();
     client.unscoped().await.unwrap();
 }
 
@@ -1055,8 +1047,7 @@ async fn the_token_margin_is_when_a_cached_token_stops_being_handed_out() {
         .mount(&server)
         .await;
     // No renewal ahead of time: only the margin decides.
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
+    let client = app(&server)
         .refresh_window(
             fintecture_oauth::RefreshWindow::new(Duration::ZERO, 0).with_jitter_percent(0),
         )
@@ -1181,8 +1172,7 @@ async fn a_store_behind_memory_never_gets_an_old_refresh_token_sent() {
         .mount(&server)
         .await;
     let store = Arc::new(MemoryTokenStore::default());
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
+    let client = app(&server)
         .token_store(store.clone())
         .build()
         .unwrap()
@@ -1226,8 +1216,7 @@ async fn a_renewal_under_a_lease_gives_up_within_two_thirds_of_it() {
         .respond_with(token("late", None, 3600).set_delay(Duration::from_secs(25)))
         .mount(&server)
         .await;
-    let client = Client::builder(Environment::Custom(server.uri().parse().unwrap()))
-        .credentials(Credentials::new("app", "secret"))
+    let client = app(&server)
         .token_store(Arc::new(MemoryTokenStore::default()))
         .token_lease(Duration::from_secs(3))
         .build()
