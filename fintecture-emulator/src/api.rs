@@ -1,7 +1,7 @@
 //! Sample protected endpoints: PIS connect and payments, AIS accounts.
 
 use super::reply;
-use super::state::State;
+use super::state::{Grant, State};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as Shared};
 use axum::response::Response;
@@ -15,12 +15,12 @@ pub(super) async fn connect(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(response) = state.check_bearer(&headers, "PIS") {
+    if let Err(response) = bearer(&state, &headers, "PIS") {
         return response;
     }
     let Ok(payment) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return reply::error(
-            &state,
+            &state.ids,
             StatusCode::BAD_REQUEST,
             "invalid_body",
             "Expected a JSON body",
@@ -28,7 +28,7 @@ pub(super) async fn connect(
     };
     let problems = connect_problems(&payment);
     if !problems.is_empty() {
-        return reply::field_errors(&state, &problems);
+        return reply::field_errors(&state.ids, &problems);
     }
     let query: Vec<(String, String)> = query
         .map(|q| {
@@ -41,7 +41,7 @@ pub(super) async fn connect(
         .iter()
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.clone());
-    let session_id = state.new_id("session");
+    let session_id = state.ids.new_id("session");
     let url = format!("https://connect.emulator.invalid/{session_id}");
     state.save_session(
         &session_id,
@@ -121,7 +121,7 @@ fn valid_amount(amount: &str) -> bool {
 
 /// `GET /pis/v2/payments` (and v1): the payment sessions, newest last.
 pub(super) async fn payments(Shared(state): Shared<Arc<State>>, headers: HeaderMap) -> Response {
-    if let Err(response) = state.check_bearer(&headers, "PIS") {
+    if let Err(response) = bearer(&state, &headers, "PIS") {
         return response;
     }
     reply::json(
@@ -136,13 +136,13 @@ pub(super) async fn payment(
     Path(session_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(response) = state.check_bearer(&headers, "PIS") {
+    if let Err(response) = bearer(&state, &headers, "PIS") {
         return response;
     }
     match state.session(&session_id) {
         Some(session) => reply::json(StatusCode::OK, session),
         None => reply::error(
-            &state,
+            &state.ids,
             StatusCode::NOT_FOUND,
             "session_not_found",
             "No such payment session",
@@ -156,13 +156,13 @@ pub(super) async fn accounts(
     Path(customer_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let grant = match state.check_bearer(&headers, "AIS") {
+    let grant = match bearer(&state, &headers, "AIS") {
         Ok(grant) => grant,
         Err(response) => return response,
     };
     if grant.customer_id.as_deref() != Some(customer_id.as_str()) {
         return reply::error(
-            &state,
+            &state.ids,
             StatusCode::FORBIDDEN,
             "forbidden",
             "This token is for another customer",
@@ -181,9 +181,17 @@ pub(super) async fn accounts(
 /// Anything else.
 pub(super) async fn not_found(Shared(state): Shared<Arc<State>>) -> Response {
     reply::error(
-        &state,
+        &state.ids,
         StatusCode::NOT_FOUND,
         "not_found",
         "No such endpoint",
     )
+}
+
+/// The grant of the call's bearer token, or the refusal as Fintecture words it.
+fn bearer(state: &State, headers: &HeaderMap, scope: &str) -> Result<Grant, Response> {
+    state.check_bearer(headers, scope).map_err(|denied| {
+        let (status, code, message) = denied.answer();
+        reply::error(&state.ids, status, code, &message)
+    })
 }

@@ -2,7 +2,7 @@
 //! emulator over HTTP alone. Its requests are not recorded, signed or faulted.
 
 use super::faults::Fault;
-use super::record::RecordedRequest;
+use super::journal::RecordedRequest;
 use super::reply;
 use super::state::{State, TokenSelector};
 use axum::Router;
@@ -50,7 +50,7 @@ pub(super) fn router() -> Router<Arc<State>> {
 fn parse<T: for<'de> Deserialize<'de>>(state: &State, body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|e| {
         reply::error(
-            state,
+            &state.ids,
             StatusCode::BAD_REQUEST,
             "invalid_request",
             &format!("Invalid control request: {e}"),
@@ -136,7 +136,12 @@ async fn inject(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
             state.inject(&request.path_prefix, fault);
             StatusCode::NO_CONTENT.into_response()
         }
-        Err(message) => reply::error(&state, StatusCode::BAD_REQUEST, "invalid_request", message),
+        Err(message) => reply::error(
+            &state.ids,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            message,
+        ),
     }
 }
 
@@ -159,18 +164,18 @@ fn matched(count: usize) -> Response {
 }
 
 async fn requests(Shared(state): Shared<Arc<State>>) -> Response {
-    let requests: Vec<serde_json::Value> = state.requests().iter().map(redacted).collect();
+    let requests: Vec<serde_json::Value> = state.journal.requests().iter().map(redacted).collect();
     reply::json(StatusCode::OK, serde_json::Value::Array(requests))
 }
 
 async fn forget_requests(Shared(state): Shared<Arc<State>>) -> Response {
-    state.clear_requests();
+    state.journal.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
 async fn unknown(Shared(state): Shared<Arc<State>>) -> Response {
     reply::error(
-        &state,
+        &state.ids,
         StatusCode::NOT_FOUND,
         "not_found",
         "No such control endpoint: see the emulator's documentation",

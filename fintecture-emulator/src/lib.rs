@@ -43,6 +43,8 @@
 mod api;
 mod control;
 mod faults;
+mod ids;
+mod journal;
 mod oauth;
 mod record;
 mod reply;
@@ -50,7 +52,7 @@ mod signature;
 mod state;
 
 pub use faults::Fault;
-pub use record::RecordedRequest;
+pub use journal::RecordedRequest;
 pub use state::TokenSelector;
 
 use axum::Router;
@@ -222,7 +224,7 @@ impl Emulator {
 
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.state.requests()
+        self.state.journal.requests()
     }
 
     /// The requests received on `path`.

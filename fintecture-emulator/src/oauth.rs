@@ -22,7 +22,7 @@ fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
 }
 
 fn bad_request(state: &State, code: &str, message: &str) -> Response {
-    reply::error(state, StatusCode::BAD_REQUEST, code, message)
+    reply::error(&state.ids, StatusCode::BAD_REQUEST, code, message)
 }
 
 /// Client authentication: Basic or the body's `client_id`/`client_secret`, never both.
@@ -36,7 +36,7 @@ fn authenticate(state: &State, headers: &HeaderMap, form: &Form) -> Result<(), R
     let body_secret = field(form, "client_secret");
     let unauthorized = || {
         reply::error(
-            state,
+            &state.ids,
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Client authentication failed",
@@ -109,7 +109,7 @@ pub(super) async fn access_token(
                 && app_id != state.config.credentials.app_id()
             {
                 return reply::error(
-                    &state,
+                    &state.ids,
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
                     "Unknown app_id",

@@ -2,72 +2,18 @@
 //! `x-request-id`: one middleware in front of all routes.
 
 use super::faults::Fault;
+use super::journal::RecordedRequest;
 use super::reply;
 use super::state::State;
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use std::fmt;
+use http::{HeaderValue, StatusCode};
 use std::sync::Arc;
 
 /// The largest request body the emulator reads.
 const MAX_REQUEST_BODY: usize = 1 << 20;
-
-/// A request the emulator received.
-#[derive(Clone)]
-pub struct RecordedRequest {
-    /// The method.
-    pub method: Method,
-    /// The path, as sent (percent-encoded).
-    pub path: String,
-    /// The query string, if any.
-    pub query: Option<String>,
-    /// The headers (`Authorization` is marked sensitive, so `Debug` hides it).
-    pub headers: HeaderMap,
-    /// The body bytes.
-    pub body: Bytes,
-    /// The status of the emulator's answer, once given.
-    pub status: Option<StatusCode>,
-    /// Finds the request again when its answer is known.
-    pub(crate) id: u64,
-}
-
-impl RecordedRequest {
-    /// The body decoded as a form, in order.
-    pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
-            .into_owned()
-            .collect()
-    }
-
-    /// One form field of the body.
-    pub fn form_field(&self, name: &str) -> Option<String> {
-        self.form()
-            .into_iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value)
-    }
-
-    /// One header, as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-impl fmt::Debug for RecordedRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordedRequest")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("query", &self.query)
-            .field("headers", &self.headers)
-            .field("body_len", &self.body.len())
-            .field("status", &self.status)
-            .finish()
-    }
-}
 
 pub(super) async fn record(
     axum::extract::State(state): axum::extract::State<Arc<State>>,
@@ -79,12 +25,13 @@ pub(super) async fn record(
         .get("x-request-id")
         .cloned()
         .unwrap_or_else(|| {
-            HeaderValue::try_from(state.new_id("req")).unwrap_or(HeaderValue::from_static("req"))
+            HeaderValue::try_from(state.ids.new_id("req"))
+                .unwrap_or(HeaderValue::from_static("req"))
         });
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let (id, mut response) = answer(&state, request, next).await;
     response.headers_mut().insert("x-request-id", request_id);
-    state.set_status(id, response.status());
+    state.journal.set_status(id, response.status());
     if let Some(observer) = &state.config.on_request {
         observer(&method, &path, response.status());
     }
@@ -102,14 +49,15 @@ async fn answer(state: &State, request: Request, next: Next) -> (u64, Response) 
     if let Some(value) = parts.headers.get_mut(http::header::AUTHORIZATION) {
         value.set_sensitive(true);
     }
-    let id = state.record(RecordedRequest {
+    let id = state.ids.next();
+    state.journal.record(RecordedRequest {
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers.clone(),
         body: body.clone(),
         status: None,
-        id: 0,
+        id,
     });
     (id, respond(state, parts, body, too_large, next).await)
 }
@@ -123,7 +71,7 @@ async fn respond(
 ) -> Response {
     if too_large {
         return reply::error(
-            state,
+            &state.ids,
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
             "The request body is too large",
@@ -134,7 +82,7 @@ async fn respond(
         && let Err(reason) = verifier.verify(&parts.method, &parts.uri, &parts.headers, &body)
     {
         return reply::error(
-            state,
+            &state.ids,
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
             &reason,
@@ -151,8 +99,12 @@ async fn respond(
             retry_after,
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut response =
-                reply::error(state, status, "injected_fault", "Injected by the emulator");
+            let mut response = reply::error(
+                &state.ids,
+                status,
+                "injected_fault",
+                "Injected by the emulator",
+            );
             if let Some(seconds) = retry_after {
                 response
                     .headers_mut()

@@ -1,17 +1,17 @@
 //! Answers in Fintecture's shapes: the error envelope, and JSON.
 
-use super::state::State;
+use super::ids::Ids;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 /// An error in Fintecture's envelope, with a fresh `log_id`.
-pub(super) fn error(state: &State, status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn error(ids: &Ids, status: StatusCode, code: &str, message: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
     let body = serde_json::json!({
         "status": status.as_u16().to_string(),
         "code": code,
-        "log_id": state.new_id("log"),
+        "log_id": ids.new_id("log"),
         "errors": [{ "code": code, "title": title, "message": message }],
     });
     (status, Json(body)).into_response()
@@ -23,7 +23,7 @@ pub(super) fn json(status: StatusCode, body: serde_json::Value) -> Response {
 }
 
 /// A 400 in the envelope, one entry of `errors` per bad field, each with its JSON pointer.
-pub(super) fn field_errors(state: &State, problems: &[(&str, String)]) -> Response {
+pub(super) fn field_errors(ids: &Ids, problems: &[(&str, String)]) -> Response {
     let errors: Vec<serde_json::Value> = problems
         .iter()
         .map(|(pointer, message)| {
@@ -38,7 +38,7 @@ pub(super) fn field_errors(state: &State, problems: &[(&str, String)]) -> Respon
     let body = serde_json::json!({
         "status": "400",
         "code": "invalid_request",
-        "log_id": state.new_id("log"),
+        "log_id": ids.new_id("log"),
         "errors": errors,
     });
     (StatusCode::BAD_REQUEST, Json(body)).into_response()

@@ -2,15 +2,12 @@
 //! faults and recorded requests.
 
 use super::faults::Fault;
-use super::record::RecordedRequest;
-use super::reply;
+use super::ids::Ids;
+use super::journal::Journal;
 use super::signature::SignatureVerifier;
 use crate::EmulatorConfig;
-use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
 
@@ -37,6 +34,47 @@ impl TokenSelector {
     }
 }
 
+/// Why a bearer call is refused.
+#[derive(Debug)]
+pub(super) enum Denied {
+    /// No `Authorization: Bearer …` header.
+    NoToken,
+    /// A token the emulator never issued, or revoked.
+    UnknownToken,
+    /// A token past its lifetime.
+    Expired,
+    /// A token of another scope than this one.
+    Scope(String),
+}
+
+impl Denied {
+    /// The status, error code and message of the refusal.
+    pub(super) fn answer(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            Denied::NoToken => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "A bearer token is required".into(),
+            ),
+            Denied::UnknownToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "Unknown access token".into(),
+            ),
+            Denied::Expired => (
+                StatusCode::UNAUTHORIZED,
+                "token_expired",
+                "The access token has expired".into(),
+            ),
+            Denied::Scope(scope) => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("This endpoint needs a {scope} token"),
+            ),
+        }
+    }
+}
+
 /// What a token or a refresh token was issued for.
 #[derive(Clone, Debug)]
 pub(super) struct Grant {
@@ -57,15 +95,14 @@ struct Memory {
     /// Payment sessions in creation order, for the list endpoints.
     sessions: Vec<(String, serde_json::Value)>,
     faults: VecDeque<(String, Fault)>,
-    requests: Vec<RecordedRequest>,
 }
 
 pub(super) struct State {
     pub(super) config: EmulatorConfig,
     pub(super) signatures: Option<SignatureVerifier>,
+    pub(super) ids: Ids,
+    pub(super) journal: Journal,
     memory: Mutex<Memory>,
-    counter: AtomicU64,
-    random: std::collections::hash_map::RandomState,
 }
 
 impl State {
@@ -80,9 +117,9 @@ impl State {
         Ok(State {
             config,
             signatures,
+            ids: Ids::new(),
+            journal: Journal::default(),
             memory: Mutex::new(Memory::default()),
-            counter: AtomicU64::new(0),
-            random: std::collections::hash_map::RandomState::new(),
         })
     }
 
@@ -90,14 +127,8 @@ impl State {
         self.memory.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A fresh, unguessable-enough identifier (tokens, codes, log ids).
-    pub(super) fn new_id(&self, prefix: &str) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{prefix}-{n}-{:016x}", self.random.hash_one(n))
-    }
-
     pub(super) fn issue_code(&self, customer_id: &str) -> String {
-        let code = self.new_id("code");
+        let code = self.ids.new_id("code");
         self.memory()
             .codes
             .insert(code.clone(), customer_id.to_owned());
@@ -117,7 +148,7 @@ impl State {
     /// Issues an access token (and a refresh token when asked) and returns the token body.
     pub(super) fn issue_token(&self, grant: Grant, with_refresh: bool) -> serde_json::Value {
         let lifetime = self.config.token_lifetime;
-        let access_token = self.new_id("at");
+        let access_token = self.ids.new_id("at");
         let mut body = serde_json::Map::new();
         body.insert("access_token".into(), access_token.clone().into());
         body.insert("token_type".into(), "Bearer".into());
@@ -128,7 +159,7 @@ impl State {
         }
         let mut memory = self.memory();
         if with_refresh {
-            let refresh_token = self.new_id("rt");
+            let refresh_token = self.ids.new_id("rt");
             body.insert("refresh_token".into(), refresh_token.clone().into());
             memory.refresh_tokens.insert(refresh_token, grant.clone());
         }
@@ -175,44 +206,24 @@ impl State {
         revoked.len()
     }
 
-    /// Checks `Authorization: Bearer …` for a live token of `scope`.
-    pub(super) fn check_bearer(&self, headers: &HeaderMap, scope: &str) -> Result<Grant, Response> {
+    /// Checks `Authorization: Bearer …` for a live token of `scope`: the token's grant, or
+    /// why the call is refused.
+    pub(super) fn check_bearer(&self, headers: &HeaderMap, scope: &str) -> Result<Grant, Denied> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| credentials_of(v, "Bearer"))
-            .ok_or_else(|| {
-                reply::error(
-                    self,
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "A bearer token is required",
-                )
-            })?;
+            .ok_or(Denied::NoToken)?;
         let memory = self.memory();
-        let Some(issued) = memory.access_tokens.get(token) else {
-            return Err(reply::error(
-                self,
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "Unknown access token",
-            ));
-        };
+        let issued = memory
+            .access_tokens
+            .get(token)
+            .ok_or(Denied::UnknownToken)?;
         if Instant::now() >= issued.expires_at {
-            return Err(reply::error(
-                self,
-                StatusCode::UNAUTHORIZED,
-                "token_expired",
-                "The access token has expired",
-            ));
+            return Err(Denied::Expired);
         }
         if issued.grant.scope != scope {
-            return Err(reply::error(
-                self,
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                &format!("This endpoint needs a {scope} token"),
-            ));
+            return Err(Denied::Scope(scope.to_owned()));
         }
         Ok(issued.grant.clone())
     }
@@ -249,30 +260,6 @@ impl State {
             .iter()
             .position(|(prefix, _)| path.starts_with(prefix.as_str()))?;
         memory.faults.remove(index).map(|(_, fault)| fault)
-    }
-
-    /// Records a request, with a fresh id to find it by when its answer is known.
-    pub(super) fn record(&self, mut request: RecordedRequest) -> u64 {
-        let id = self.counter.fetch_add(1, Ordering::Relaxed);
-        request.id = id;
-        self.memory().requests.push(request);
-        id
-    }
-
-    /// Notes the status of the answer to a recorded request (unless it was forgotten since).
-    pub(super) fn set_status(&self, id: u64, status: StatusCode) {
-        let mut memory = self.memory();
-        if let Some(request) = memory.requests.iter_mut().rev().find(|r| r.id == id) {
-            request.status = Some(status);
-        }
-    }
-
-    pub(super) fn clear_requests(&self) {
-        self.memory().requests.clear();
-    }
-
-    pub(super) fn requests(&self) -> Vec<RecordedRequest> {
-        self.memory().requests.clone()
     }
 }
 
