@@ -334,7 +334,7 @@ impl<'a> Context<'a> {
                         #retries,
                         &HEADERS,
                     );
-                    #private::RequestBuilder::new(#client, &ENDPOINT)
+                    #private::builder(#client, &ENDPOINT)
                 };
                 #(#path_steps)*
                 #(#steps)*

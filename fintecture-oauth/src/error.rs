@@ -1,5 +1,6 @@
 //! The one error type of this crate, and the typed API error parsed from error responses.
 
+use crate::token_store::StoreError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode};
 use serde::Deserialize;
@@ -128,7 +129,7 @@ pub enum Error {
     },
     /// The token store failed.
     #[error(transparent)]
-    Store(Arc<crate::token_store::StoreError>),
+    Store(Arc<StoreError>),
     /// Getting a token needs a tokio runtime, and this call is not on one.
     #[error("getting a token needs a tokio runtime: call from within one")]
     NoRuntime,
@@ -192,6 +193,20 @@ impl Error {
             Error::Api(api) => Some(api),
             _ => None,
         }
+    }
+}
+
+/// Classifies a reqwest error: timeouts, then failures to connect (the request was not sent),
+/// then everything else.
+pub(crate) fn transport_error(endpoint: &'static str, source: reqwest::Error) -> Error {
+    let (timeout, connect) = (source.is_timeout(), source.is_connect());
+    let source = source.into();
+    if timeout {
+        Error::Timeout { endpoint, source }
+    } else if connect {
+        Error::Connect { endpoint, source }
+    } else {
+        Error::Transport { endpoint, source }
     }
 }
 

@@ -49,7 +49,11 @@ extern crate self as fintecture_oauth;
 
 mod auth;
 mod client;
+mod client_builder;
+mod client_send;
+mod client_tokens;
 mod clock;
+mod decode;
 mod encode;
 mod environment;
 mod error;
@@ -58,6 +62,7 @@ mod redact;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;
+mod request_builder;
 mod response;
 mod retry;
 mod scope;
@@ -68,8 +73,9 @@ mod token_manager;
 mod token_store;
 
 pub use auth::{ClientAuthMethod, Credentials};
-pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, SignRequests,
+pub use client::Client;
+pub use client_builder::{
+    ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, SignRequests,
 };
 pub use clock::{Clock, SystemClock};
 pub use environment::Environment;
@@ -88,9 +94,9 @@ pub use scope::Scope;
 pub use secrecy::{ExposeSecret, SecretString};
 pub use secret::{AuthorizationCode, RefreshToken};
 pub use token::{AccessToken, DEFAULT_EXPIRES_IN, TokenType};
-pub use token_manager::{
-    CachedToken, DEFAULT_TOKEN_LEASE, DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow,
-};
+pub use token_manager::cached::CachedToken;
+pub use token_manager::lease::DEFAULT_TOKEN_LEASE;
+pub use token_manager::window::{DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow};
 pub use token_store::{
     Grant, GrantKey, Lease, MemoryTokenStore, StoreError, StoreFuture, Swap, TokenRecord,
     TokenStore,

@@ -4,9 +4,13 @@
 //! The wire format is the real service's (Fintecture's SDKs and docs), which differs from
 //! the OpenAPI spec in places; the README lists the differences.
 
-use crate::error::BuildError;
+use crate::api;
+use crate::client::Client;
+use crate::error::{BuildError, Error};
+use crate::scope::Scope;
 use crate::secret::{AuthorizationCode, RefreshToken, expose};
-use crate::{AccessToken, Client, Error, Scope, api};
+use crate::token::AccessToken;
+use crate::token_manager::endpoint::TokenEndpoint;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use std::fmt;
 
@@ -223,7 +227,7 @@ impl Client {
 /// The token manager's way to the token endpoints: the requests the macro builds, sent
 /// without the bearer-token layer (these endpoints authenticate the app, not a grant), so a
 /// renewal never calls back into the manager.
-impl crate::token_manager::TokenEndpoint for Client {
+impl TokenEndpoint for Client {
     async fn client_credentials(&self, scope: Scope) -> Result<AccessToken, Error> {
         let grant = self.client_credentials_grant(scope)?;
         let request = OAuthRequests::create_access_token(self, &grant)?;

@@ -201,7 +201,7 @@ impl RedisTokenStore {
             .map_err(|_| StoreError::new("a token record is malformed"))?;
         Ok(TokenRecord {
             access_token: SecretString::from(sealed.access_token),
-            refresh_token: sealed.refresh_token.map(crate::RefreshToken::new),
+            refresh_token: sealed.refresh_token.map(crate::secret::RefreshToken::new),
             issued_at: from_millis(sealed.issued_at_ms),
             expires_at: from_millis(sealed.expires_at_ms),
             version,

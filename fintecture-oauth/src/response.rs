@@ -1,6 +1,7 @@
 //! Reading responses: the size-capped body, and decoding it.
 
-use crate::error::{DecodeError, Error};
+use crate::decode::decode_bytes;
+use crate::error::{Error, transport_error};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
@@ -68,7 +69,7 @@ pub(crate) async fn read_capped(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|source| crate::client::transport_error(endpoint, source))?
+        .map_err(|source| transport_error(endpoint, source))?
     {
         total = total.saturating_add(chunk.len() as u64);
         if total > limit {
@@ -102,82 +103,4 @@ impl RawResponse {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         decode_bytes(self.endpoint, &self.body)
     }
-}
-
-/// Decodes JSON bytes received from `endpoint`.
-pub(crate) fn decode_bytes<T: DeserializeOwned>(
-    endpoint: &'static str,
-    body: &Bytes,
-) -> Result<T, Error> {
-    let fail = |path: String, error: serde_json::Error| {
-        Error::Decode(Box::new(DecodeError::new(
-            endpoint,
-            path,
-            &error,
-            body.clone(),
-        )))
-    };
-    // Fast path untracked; on failure, decode again with the path tracked (it allocates
-    // for every key it passes) to name the failing field.
-    serde_json::from_slice(body).map_err(|error| {
-        let mut deserializer = serde_json::Deserializer::from_slice(body);
-        match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
-            Err(tracked) => fail(tracked.path().to_string(), tracked.into_inner()),
-            Ok(_) => fail(".".to_string(), error),
-        }
-    })
-}
-
-/// How a successful response becomes a method's value; chosen by the macro from the
-/// declared return type.
-#[doc(hidden)]
-pub trait Decoder {
-    /// The method's `Ok` type.
-    type Output;
-    /// Decodes the response.
-    fn decode(response: RawResponse) -> Result<Self::Output, Error>;
-}
-
-/// JSON into `T`.
-#[doc(hidden)]
-pub struct Json<T>(std::marker::PhantomData<T>);
-
-impl<T: DeserializeOwned> Decoder for Json<T> {
-    type Output = T;
-    fn decode(response: RawResponse) -> Result<T, Error> {
-        response.json()
-    }
-}
-
-/// `()`: the body is ignored.
-#[doc(hidden)]
-pub struct Empty;
-
-impl Decoder for Empty {
-    type Output = ();
-    fn decode(_: RawResponse) -> Result<(), Error> {
-        Ok(())
-    }
-}
-
-/// The response as received.
-#[doc(hidden)]
-pub struct Raw;
-
-impl Decoder for Raw {
-    type Output = RawResponse;
-    fn decode(response: RawResponse) -> Result<RawResponse, Error> {
-        Ok(response)
-    }
-}
-
-/// Sends a built request and decodes the answer: the one future behind every generated
-/// method with the same response and error types.
-#[doc(hidden)]
-pub async fn call<D: Decoder, E: From<Error>>(
-    client: &crate::Client,
-    request: Result<crate::Request, Error>,
-) -> Result<D::Output, E> {
-    let response = client.execute(request?).await?;
-    Ok(D::decode(response)?)
 }

@@ -40,9 +40,9 @@ impl AccessToken {
     /// # Errors
     /// [`Error::Decode`](crate::Error::Decode) when the body is not a token: not JSON, no
     /// `access_token`, or an `expires_in` that is not a number.
-    pub fn from_json(body: &[u8]) -> Result<Self, crate::Error> {
+    pub fn from_json(body: &[u8]) -> Result<Self, crate::error::Error> {
         let body = bytes::Bytes::copy_from_slice(body);
-        crate::response::decode_bytes("AccessToken::from_json", &body)
+        crate::decode::decode_bytes("AccessToken::from_json", &body)
     }
 
     /// The lifetime as a `Duration`.

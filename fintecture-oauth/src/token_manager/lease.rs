@@ -1,0 +1,154 @@
+//! Renewing through a store shared with other clients: a newer token another client saved
+//! is used as is; else the grant's lease is taken, the token endpoint called once, and the
+//! new token written with a compare-and-swap before anyone gets it.
+
+use crate::error::Error;
+use crate::token_manager::cached::Token;
+use crate::token_manager::endpoint::TokenEndpoint;
+use crate::token_manager::fetch::Base;
+use crate::token_manager::manager::TokenManager;
+use crate::token_manager::slots::Slot;
+use crate::token_store::{GrantKey, Lease, StoreError, Swap, TokenRecord, TokenStore};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a grant's lease lasts by default: a renewal's request is given two thirds of it.
+pub const DEFAULT_TOKEN_LEASE: Duration = Duration::from_secs(15);
+
+/// How often a client waiting for another's renewal looks at the store.
+const LEASE_POLL: Duration = Duration::from_millis(25);
+
+impl TokenManager {
+    /// A renewal shared through the store: a newer token another client saved, if there is
+    /// one; else, under the grant's lease, the token endpoint, the new token written with a
+    /// compare-and-swap before anyone gets it. A client that finds the lease taken waits
+    /// (bounded) for the holder's token instead of calling the token endpoint.
+    ///
+    /// # Errors
+    /// `Error::Store` when the store cannot be used before anything was fetched.
+    pub(crate) async fn renew_shared<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+    ) -> Result<Arc<Token>, Error> {
+        let deadline = Instant::now().checked_add(self.lease.saturating_mul(2));
+        loop {
+            let record = store.load(key).await.map_err(store_error)?;
+            if let Some(token) = self.newer(slot, record.as_ref()) {
+                return Ok(self.slots.install(slot, token));
+            }
+            if let Some(lease) = store.lock(key, self.lease).await.map_err(store_error)? {
+                let renewed = self.renew_leased(endpoint, slot, store, key, &lease).await;
+                if let Err(error) = store.unlock(key, &lease).await {
+                    tracing::warn!(grant = %key, error = %error, "could not release a lease; it expires by itself");
+                }
+                return renewed;
+            }
+            if deadline.is_none_or(|deadline| Instant::now() >= deadline) {
+                return Err(slot.unfinished());
+            }
+            tokio::time::sleep(LEASE_POLL).await;
+        }
+    }
+
+    /// The renewal proper, under the lease.
+    async fn renew_leased<E: TokenEndpoint>(
+        self: &Arc<Self>,
+        endpoint: &E,
+        slot: &Arc<Slot>,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        lease: &Lease,
+    ) -> Result<Arc<Token>, Error> {
+        // The previous holder may have written just before its lease ended.
+        let record = store.load(key).await.map_err(store_error)?;
+        if let Some(token) = self.newer(slot, record.as_ref()) {
+            return Ok(self.slots.install(slot, token));
+        }
+        let current = slot.token.load_full();
+        let base = Base::newest(current.as_deref(), record.as_ref());
+        // Done well within the lease, so no other client takes it over meanwhile.
+        let within = self.lease.saturating_mul(2) / 3;
+        let fetched = match tokio::time::timeout(within, self.fetch(endpoint, slot, &base)).await {
+            Ok(fetched) => fetched,
+            Err(_) => return Err(slot.unfinished()),
+        };
+        let token = match fetched {
+            Ok(token) => token,
+            Err(error @ Error::Reauthorize { .. }) => {
+                return self.dead_or_rotated(slot, store, key, &base, error).await;
+            }
+            Err(error) => return Err(error),
+        };
+        // Over what the store holds (a store restarted empty holds nothing); the new token's
+        // version is above both.
+        let stored = record.as_ref().map_or(0, |r| r.version);
+        match store.swap(key, stored, &token.record(), lease.fence).await {
+            Ok(Swap::Written) => Ok(self.slots.install(slot, token)),
+            Ok(refused) => {
+                // Written under a newer lease meanwhile (this client was paused past its
+                // own): the store's token is the grant's.
+                tracing::warn!(grant = %key, ?refused, "a newer token was saved meanwhile; using it");
+                let record = store.load(key).await.map_err(store_error)?;
+                match self.newer(slot, record.as_ref()) {
+                    Some(newer) => Ok(self.slots.install(slot, newer)),
+                    None => Ok(self.slots.install(slot, token)),
+                }
+            }
+            Err(error) => {
+                // Nothing is lost: the token serves from memory, and is written later.
+                tracing::warn!(grant = %key, error = %error, "could not save a renewed token; retrying in the background");
+                let token = self.slots.install(slot, token);
+                self.write_later(key.clone(), slot.clone(), token.clone());
+                Ok(token)
+            }
+        }
+    }
+
+    /// `invalid_grant` on a refresh, with a store: the grant is dead only if the store
+    /// still holds the refresh token that was used (or nothing); else another client
+    /// rotated it, and its token is the one to use.
+    async fn dead_or_rotated(
+        &self,
+        slot: &Slot,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        base: &Base,
+        error: Error,
+    ) -> Result<Arc<Token>, Error> {
+        let record = store.load(key).await.map_err(store_error)?;
+        // Removed only if it is still the version that was used: the store decides, in one
+        // step, so a rotation written meanwhile is never lost.
+        let dead = match &record {
+            None => true,
+            Some(_) => store
+                .remove(key, Some(base.version))
+                .await
+                .map_err(store_error)?,
+        };
+        if dead {
+            self.slots.bury(slot);
+            return Err(error);
+        }
+        match self.newer(slot, record.as_ref()) {
+            Some(newer) => Ok(self.slots.install(slot, newer)),
+            None => Err(error),
+        }
+    }
+
+    /// The store's record as a token, if it is newer than the slot's and still fresh.
+    fn newer(&self, slot: &Slot, record: Option<&TokenRecord>) -> Option<Token> {
+        let record = record?;
+        let current = slot.token.load();
+        let newer = current.as_ref().is_none_or(|t| record.version > t.version);
+        if newer { self.adopt(record) } else { None }
+    }
+}
+
+/// A store's failure, as the error callers get.
+pub(crate) fn store_error(error: StoreError) -> Error {
+    Error::Store(Arc::new(error))
+}
