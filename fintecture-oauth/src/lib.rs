@@ -47,6 +47,8 @@
 // Lets the macro's absolute `::fintecture_oauth::...` paths work inside this crate too.
 extern crate self as fintecture_oauth;
 
+#[cfg(feature = "redis")]
+mod at_rest;
 mod auth;
 mod client;
 mod client_builder;
@@ -56,9 +58,12 @@ mod clock;
 mod decode;
 mod encode;
 mod environment;
+mod memory_store;
 mod error;
 mod oauth;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis_scripts;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod request;
@@ -86,7 +91,9 @@ pub use fintecture_macros::api;
 pub use http;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
 #[cfg(feature = "redis")]
-pub use redis_store::{AtRest, RedisTokenStore};
+pub use at_rest::AtRest;
+#[cfg(feature = "redis")]
+pub use redis_store::RedisTokenStore;
 pub use request::{Auth, Endpoint, Request};
 pub use response::RawResponse;
 pub use retry::RetryPolicy;
@@ -97,9 +104,9 @@ pub use token::{AccessToken, DEFAULT_EXPIRES_IN, TokenType};
 pub use token_manager::cached::CachedToken;
 pub use token_manager::lease::DEFAULT_TOKEN_LEASE;
 pub use token_manager::window::{DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow};
+pub use memory_store::MemoryTokenStore;
 pub use token_store::{
-    Grant, GrantKey, Lease, MemoryTokenStore, StoreError, StoreFuture, Swap, TokenRecord,
-    TokenStore,
+    Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
 };
 
 /// The future an endpoint method of an [`api`] trait returns: boxed, `Send` (it can be

@@ -9,51 +9,16 @@
 //! version or an older fence; releases check the owner. Key names hold no secret: the
 //! environment's base URL, the app id, and the scope or customer id.
 
+use crate::at_rest::AtRest;
+use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
 use crate::token_store::{
-    Grant, GrantKey, Lease, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
+    Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
 };
-use aes_gcm::aead::{Aead, Generate, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::Engine as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::sync::OnceCell;
-
-/// How token values are kept in Redis.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum AtRest {
-    /// Encrypted with AES-256-GCM under this key (32 bytes), bound to the grant's key name.
-    Encrypted(Box<Aes256Gcm>),
-    /// In plain text: anyone who can read Redis can use the tokens. An explicit choice.
-    Plaintext,
-}
-
-impl AtRest {
-    /// AES-256-GCM with a 32-byte key (from your secret manager; keep it out of the
-    /// code and of Redis).
-    ///
-    /// # Errors
-    /// When the key is not 32 bytes long.
-    pub fn aes_256_gcm(key: &[u8]) -> Result<AtRest, StoreError> {
-        Aes256Gcm::new_from_slice(key)
-            .map(|cipher| AtRest::Encrypted(Box::new(cipher)))
-            .map_err(|_| StoreError::new("an AES-256-GCM key is 32 bytes"))
-    }
-}
-
-impl fmt::Debug for AtRest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AtRest::Encrypted(_) => f.write_str("Encrypted([REDACTED])"),
-            AtRest::Plaintext => f.write_str("Plaintext"),
-        }
-    }
-}
 
 /// The token store on Redis. Cheap to clone; clones share one reconnecting connection.
 #[derive(Clone)]
@@ -112,6 +77,20 @@ impl RedisTokenStore {
         Ok(connection.clone())
     }
 
+    /// Runs a prepared swap script and reads its outcome.
+    async fn swapped(&self, script: redis::ScriptInvocation<'_>) -> Result<Swap, StoreError> {
+        let mut connection = self.connection().await?;
+        let outcome: u8 = script
+            .invoke_async(&mut connection)
+            .await
+            .map_err(StoreError::new)?;
+        Ok(match outcome {
+            0 => Swap::Written,
+            1 => Swap::StaleVersion,
+            _ => Swap::StaleFence,
+        })
+    }
+
     /// Puts the keys under another prefix (one per service or test, say).
     #[must_use]
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -133,104 +112,6 @@ impl RedisTokenStore {
             grant
         )
     }
-
-    fn seal(&self, name: &str, record: &TokenRecord) -> Result<String, StoreError> {
-        let data = Sealed {
-            access_token: record.access_token.expose_secret().to_owned(),
-            refresh_token: record
-                .refresh_token
-                .as_ref()
-                .map(|t| t.expose_secret().to_owned()),
-            issued_at_ms: millis(record.issued_at),
-            expires_at_ms: millis(record.expires_at),
-        };
-        let json = serde_json::to_vec(&data).map_err(StoreError::new)?;
-        let engine = base64::engine::general_purpose::STANDARD;
-        Ok(match &self.at_rest {
-            AtRest::Plaintext => String::from_utf8(json).map_err(StoreError::new)?,
-            AtRest::Encrypted(cipher) => {
-                let nonce = Nonce::generate();
-                let payload = Payload {
-                    msg: &json,
-                    aad: name.as_bytes(),
-                };
-                let sealed = cipher
-                    .encrypt(&nonce, payload)
-                    .map_err(|_| StoreError::new("could not encrypt a token record"))?;
-                let mut bytes = nonce.to_vec();
-                bytes.extend_from_slice(&sealed);
-                format!("v1:{}", engine.encode(bytes))
-            }
-        })
-    }
-
-    fn open(&self, name: &str, version: u64, data: &str) -> Result<TokenRecord, StoreError> {
-        let json = match (&self.at_rest, data.strip_prefix("v1:")) {
-            (AtRest::Encrypted(cipher), Some(encoded)) => {
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .map_err(|_| StoreError::new("a token record is not valid base64"))?;
-                let (nonce, sealed) = bytes
-                    .split_at_checked(12)
-                    .ok_or_else(|| StoreError::new("a token record is too short"))?;
-                let nonce = Nonce::try_from(nonce)
-                    .map_err(|_| StoreError::new("a token record's nonce is malformed"))?;
-                let payload = Payload {
-                    msg: sealed,
-                    aad: name.as_bytes(),
-                };
-                cipher.decrypt(&nonce, payload).map_err(|_| {
-                    StoreError::new(
-                        "a token record does not decrypt with this key (wrong key, or moved)",
-                    )
-                })?
-            }
-            (AtRest::Encrypted(_), None) => {
-                return Err(StoreError::new(
-                    "a token record is in plain text but the store expects encryption",
-                ));
-            }
-            (AtRest::Plaintext, Some(_)) => {
-                return Err(StoreError::new(
-                    "a token record is encrypted but the store has no key",
-                ));
-            }
-            (AtRest::Plaintext, None) => data.as_bytes().to_vec(),
-        };
-        let sealed: Sealed = serde_json::from_slice(&json)
-            .map_err(|_| StoreError::new("a token record is malformed"))?;
-        Ok(TokenRecord {
-            access_token: SecretString::from(sealed.access_token),
-            refresh_token: sealed.refresh_token.map(crate::secret::RefreshToken::new),
-            issued_at: from_millis(sealed.issued_at_ms),
-            expires_at: from_millis(sealed.expires_at_ms),
-            version,
-        })
-    }
-}
-
-/// What the `data` field holds, before encryption.
-#[derive(Serialize, Deserialize)]
-struct Sealed {
-    access_token: String,
-    refresh_token: Option<String>,
-    issued_at_ms: u64,
-    expires_at_ms: u64,
-}
-
-fn millis(time: SystemTime) -> u64 {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// A time from the store, bounded: a record that says "the end of time" is read as the
-/// latest time this platform can hold, which the manager bounds again.
-fn from_millis(millis: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_millis(millis))
-        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// Keeps the parts of a key name apart: `|`, the braces of the hash tag, `%` and spaces are
@@ -247,39 +128,6 @@ const KEY_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'}')
     .add(b':');
 
-/// `KEYS[1]` record. `ARGV`: expected version, new version, fence, data.
-/// 0 written, 1 stale version, 2 stale fence.
-const SWAP: &str = r"
-local stored = redis.call('HMGET', KEYS[1], 'version', 'fence')
-if stored[2] and tonumber(ARGV[3]) < tonumber(stored[2]) then return 2 end
-if (stored[1] or '0') ~= ARGV[1] then return 1 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'fence', ARGV[3], 'data', ARGV[4])
-return 0
-";
-
-/// `KEYS[1]` lock, `KEYS[2]` fence counter. `ARGV`: owner, lease in ms. The new fence, or
-/// 0 when the lease is taken.
-const LOCK: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
-end
-return 0
-";
-
-/// `KEYS[1]` lock. `ARGV`: owner. Deletes the lock only if this owner still holds it.
-const UNLOCK: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-";
-
-/// `KEYS[1]` record. `ARGV`: version, or '' for any. 1 removed, 0 not.
-const REMOVE: &str = r"
-if ARGV[1] == '' or redis.call('HGET', KEYS[1], 'version') == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-";
-
 impl TokenStore for RedisTokenStore {
     fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
         Box::pin(async move {
@@ -293,7 +141,7 @@ impl TokenStore for RedisTokenStore {
                 .await
                 .map_err(StoreError::new)?;
             match (version, data) {
-                (Some(version), Some(data)) => self.open(&name, version, &data).map(Some),
+                (Some(version), Some(data)) => self.at_rest.open(&name, version, &data).map(Some),
                 _ => Ok(None),
             }
         })
@@ -308,29 +156,45 @@ impl TokenStore for RedisTokenStore {
     ) -> StoreFuture<'a, Swap> {
         Box::pin(async move {
             let name = self.key_name(key);
-            let data = self.seal(&name, record)?;
-            let mut connection = self.connection().await?;
-            let outcome: u8 = redis::Script::new(SWAP)
+            let data = self.at_rest.seal(&name, record)?;
+            let mut script = SWAP.prepare_invoke();
+            script
                 .key(&name)
                 .arg(expected)
                 .arg(record.version)
                 .arg(fence)
+                .arg(data);
+            self.swapped(script).await
+        })
+    }
+
+    fn swap_and_unlock<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, Swap> {
+        Box::pin(async move {
+            let name = self.key_name(key);
+            let data = self.at_rest.seal(&name, record)?;
+            let mut script = SWAP_AND_UNLOCK.prepare_invoke();
+            script
+                .key(&name)
+                .key(format!("{name}:lock"))
+                .arg(expected)
+                .arg(record.version)
+                .arg(lease.fence)
                 .arg(data)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(StoreError::new)?;
-            Ok(match outcome {
-                0 => Swap::Written,
-                1 => Swap::StaleVersion,
-                _ => Swap::StaleFence,
-            })
+                .arg(&lease.owner);
+            self.swapped(script).await
         })
     }
 
     fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let mut connection = self.connection().await?;
-            let removed: u8 = redis::Script::new(REMOVE)
+            let removed: u8 = REMOVE
                 .key(self.key_name(key))
                 .arg(version.map(|v| v.to_string()).unwrap_or_default())
                 .invoke_async(&mut connection)
@@ -341,29 +205,60 @@ impl TokenStore for RedisTokenStore {
     }
 
     fn lock<'a>(&'a self, key: &'a GrantKey, duration: Duration) -> StoreFuture<'a, Option<Lease>> {
+        Box::pin(async move { Ok(self.lock_and_load(key, duration).await?.lease) })
+    }
+
+    fn lock_and_load<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        duration: Duration,
+    ) -> StoreFuture<'a, Locked> {
         Box::pin(async move {
             let name = self.key_name(key);
             let owner = uuid::Uuid::new_v4().to_string();
-            let millis = u64::try_from(duration.as_millis())
-                .unwrap_or(u64::MAX)
-                .max(1);
             let mut connection = self.connection().await?;
-            let fence: u64 = redis::Script::new(LOCK)
-                .key(format!("{name}:lock"))
-                .key(format!("{name}:fence"))
-                .arg(&owner)
-                .arg(millis)
+            let (fence, version, data): (u64, Option<u64>, Option<String>) =
+                LOCK_AND_LOAD
+                    .key(&name)
+                    .key(format!("{name}:lock"))
+                    .key(format!("{name}:fence"))
+                    .arg(&owner)
+                    .arg(millis(duration))
+                    .invoke_async(&mut connection)
+                    .await
+                    .map_err(StoreError::new)?;
+            let record = match (version, data) {
+                (Some(version), Some(data)) => Some(self.at_rest.open(&name, version, &data)?),
+                _ => None,
+            };
+            let lease = (fence > 0).then_some(Lease { owner, fence });
+            Ok(Locked::new(lease, record))
+        })
+    }
+
+    fn extend<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        lease: &'a Lease,
+        duration: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let mut connection = self.connection().await?;
+            let held: u8 = EXTEND
+                .key(format!("{}:lock", self.key_name(key)))
+                .arg(&lease.owner)
+                .arg(millis(duration))
                 .invoke_async(&mut connection)
                 .await
                 .map_err(StoreError::new)?;
-            Ok((fence > 0).then_some(Lease { owner, fence }))
+            Ok(held == 1)
         })
     }
 
     fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection().await?;
-            let _released: u8 = redis::Script::new(UNLOCK)
+            let _released: u8 = UNLOCK
                 .key(format!("{}:lock", self.key_name(key)))
                 .arg(&lease.owner)
                 .invoke_async(&mut connection)
@@ -372,4 +267,11 @@ impl TokenStore for RedisTokenStore {
             Ok(())
         })
     }
+}
+
+/// A lease's duration in whole milliseconds, at least one (`PX 0` is an error).
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }

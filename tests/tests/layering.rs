@@ -468,10 +468,13 @@ fn fixture(files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
+/// A fixture crate: what it shows, its files, and whether they form a circle.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], bool);
+
 /// The checker sees circles however they are written, and nothing else.
 #[test]
 fn the_checker_finds_circles_through_reexports_groups_super_and_nested_files() {
-    let cases: &[(&str, &[(&str, &str)], bool)] = &[
+    let cases: &[Case] = &[
         (
             "a direct circle",
             &[

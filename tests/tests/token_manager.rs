@@ -14,6 +14,10 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A builder for the app `app` of the local test server.
+/// The lease of the tests whose store sees a grant die: one lease passes before it is
+/// declared dead.
+const SHORT_LEASE: Duration = Duration::from_millis(300);
+
 fn app(server: &MockServer) -> ClientBuilder {
     Client::builder(Environment::Custom(server.uri().parse().unwrap()))
         .credentials(Credentials::new("app", "secret"))
@@ -321,7 +325,8 @@ async fn authorized_with_refresh_refused(
         .await;
     let mut builder = app(&server);
     if let Some(store) = store {
-        builder = builder.token_store(store);
+        // A shared store declares a grant dead one lease after `invalid_grant`: a short one.
+        builder = builder.token_store(store).token_lease(SHORT_LEASE);
     }
     let client = builder.build().unwrap().customer("customer-1");
     client
@@ -1075,8 +1080,9 @@ async fn a_dead_grant_costs_the_store_nothing_while_its_token_serves() {
     };
     let (_server, client) = authorized_with_a_dead_refresh_token_in(Some(Arc::new(store))).await;
     let mut elapsed = Duration::ZERO;
-    // In the window: the one refresh is refused, and the grant is dead.
+    // In the window: the one refresh is refused, and the grant is dead one lease later.
     read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(3300)).await;
+    tokio::time::sleep(SHORT_LEASE * 2).await;
     let after_death = loads.load(Ordering::SeqCst);
     for at in [3400, 3500] {
         let text = read_at(&client, Scope::Ais, &mut elapsed, Duration::from_secs(at)).await;

@@ -47,7 +47,7 @@ impl TokenManager {
             && let Err(error) = self.persist(store, &key, &token).await
         {
             tracing::warn!(grant = %key, error = %error, "could not save an authorization yet; retrying in the background");
-            self.write_later(key, slot, token);
+            self.write_later(key, slot, token, None);
         }
         Ok(())
     }

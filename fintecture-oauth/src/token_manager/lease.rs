@@ -8,6 +8,7 @@ use crate::token_manager::endpoint::TokenEndpoint;
 use crate::token_manager::fetch::Base;
 use crate::token_manager::manager::TokenManager;
 use crate::token_manager::slots::Slot;
+use crate::token_manager::store_writes::release;
 use crate::token_store::{GrantKey, Lease, StoreError, Swap, TokenRecord, TokenStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,11 +20,19 @@ pub const DEFAULT_TOKEN_LEASE: Duration = Duration::from_secs(15);
 /// How often a client waiting for another's renewal looks at the store.
 const LEASE_POLL: Duration = Duration::from_millis(25);
 
+/// How often a client that got `invalid_grant` looks for the token that rotated the
+/// refresh token it used (and keeps its lease).
+const ROTATION_POLL: Duration = Duration::from_millis(100);
+
 impl TokenManager {
     /// A renewal shared through the store: a newer token another client saved, if there is
     /// one; else, under the grant's lease, the token endpoint, the new token written with a
     /// compare-and-swap before anyone gets it. A client that finds the lease taken waits
     /// (bounded) for the holder's token instead of calling the token endpoint.
+    ///
+    /// Two round trips to the store per renewal: the lease taken with the record read, and
+    /// the new token written with the lease released. A client with no token yet looks at
+    /// the store first: a token another client saved is then one read away.
     ///
     /// # Errors
     /// `Error::Store` when the store cannot be used before anything was fetched.
@@ -34,18 +43,28 @@ impl TokenManager {
         store: &Arc<dyn TokenStore>,
         key: &GrantKey,
     ) -> Result<Arc<Token>, Error> {
-        let deadline = Instant::now().checked_add(self.lease.saturating_mul(2));
-        loop {
+        if slot.token.load().is_none() {
             let record = store.load(key).await.map_err(store_error)?;
             if let Some(token) = self.newer(slot, record.as_ref()) {
                 return Ok(self.slots.install(slot, token));
             }
-            if let Some(lease) = store.lock(key, self.lease).await.map_err(store_error)? {
-                let renewed = self.renew_leased(endpoint, slot, store, key, &lease).await;
-                if let Err(error) = store.unlock(key, &lease).await {
-                    tracing::warn!(grant = %key, error = %error, "could not release a lease; it expires by itself");
+        }
+        let deadline = Instant::now().checked_add(self.lease.saturating_mul(2));
+        loop {
+            let locked = store
+                .lock_and_load(key, self.lease)
+                .await
+                .map_err(store_error)?;
+            if let Some(token) = self.newer(slot, locked.record.as_ref()) {
+                if let Some(lease) = &locked.lease {
+                    release(store, key, lease).await;
                 }
-                return renewed;
+                return Ok(self.slots.install(slot, token));
+            }
+            if let Some(lease) = locked.lease {
+                return self
+                    .renew_leased(endpoint, slot, store, key, lease, locked.record)
+                    .await;
             }
             if deadline.is_none_or(|deadline| Instant::now() >= deadline) {
                 return Err(slot.unfinished());
@@ -54,39 +73,50 @@ impl TokenManager {
         }
     }
 
-    /// The renewal proper, under the lease.
+    /// The renewal proper, under the lease, from the record read with it. The lease is
+    /// given back on every way out: released, released with the write, or kept by a write
+    /// that waits for the store, so that no other client refreshes with the refresh token
+    /// this renewal used up while its successor is not in the store.
     async fn renew_leased<E: TokenEndpoint>(
         self: &Arc<Self>,
         endpoint: &E,
         slot: &Arc<Slot>,
         store: &Arc<dyn TokenStore>,
         key: &GrantKey,
-        lease: &Lease,
+        lease: Lease,
+        record: Option<TokenRecord>,
     ) -> Result<Arc<Token>, Error> {
-        // The previous holder may have written just before its lease ended.
-        let record = store.load(key).await.map_err(store_error)?;
-        if let Some(token) = self.newer(slot, record.as_ref()) {
-            return Ok(self.slots.install(slot, token));
-        }
         let current = slot.token.load_full();
         let base = Base::newest(current.as_deref(), record.as_ref());
         // Done well within the lease, so no other client takes it over meanwhile.
         let within = self.lease.saturating_mul(2) / 3;
-        let fetched = match tokio::time::timeout(within, self.fetch(endpoint, slot, &base)).await {
-            Ok(fetched) => fetched,
-            Err(_) => return Err(slot.unfinished()),
-        };
+        let fetched = tokio::time::timeout(within, self.fetch(endpoint, slot, &base)).await;
         let token = match fetched {
-            Ok(token) => token,
-            Err(error @ Error::Reauthorize { .. }) => {
-                return self.dead_or_rotated(slot, store, key, &base, error).await;
+            Ok(Ok(token)) => token,
+            // A refresh refused: the token that rotated its refresh token may be on its way.
+            Ok(Err(error @ Error::Reauthorize { .. })) if base.refresh_token.is_some() => {
+                let outcome = self
+                    .dead_or_rotated(slot, store, key, &lease, &base, error)
+                    .await;
+                release(store, key, &lease).await;
+                return outcome;
             }
-            Err(error) => return Err(error),
+            Ok(Err(error)) => {
+                release(store, key, &lease).await;
+                return Err(error);
+            }
+            Err(_) => {
+                release(store, key, &lease).await;
+                return Err(slot.unfinished());
+            }
         };
         // Over what the store holds (a store restarted empty holds nothing); the new token's
         // version is above both.
         let stored = record.as_ref().map_or(0, |r| r.version);
-        match store.swap(key, stored, &token.record(), lease.fence).await {
+        match store
+            .swap_and_unlock(key, stored, &token.record(), &lease)
+            .await
+        {
             Ok(Swap::Written) => Ok(self.slots.install(slot, token)),
             Ok(refused) => {
                 // Written under a newer lease meanwhile (this client was paused past its
@@ -99,26 +129,44 @@ impl TokenManager {
                 }
             }
             Err(error) => {
-                // Nothing is lost: the token serves from memory, and is written later.
+                // Nothing is lost: the token serves from memory, and is written later,
+                // under this lease.
                 tracing::warn!(grant = %key, error = %error, "could not save a renewed token; retrying in the background");
                 let token = self.slots.install(slot, token);
-                self.write_later(key.clone(), slot.clone(), token.clone());
+                self.write_later(key.clone(), slot.clone(), token.clone(), Some(lease));
                 Ok(token)
             }
         }
     }
 
-    /// `invalid_grant` on a refresh, with a store: the grant is dead only if the store
-    /// still holds the refresh token that was used (or nothing); else another client
-    /// rotated it, and its token is the one to use.
+    /// `invalid_grant` on a refresh, with a store: the grant is dead only if, one full
+    /// lease later, the store still holds the refresh token that was used (or nothing).
+    /// Until then the token that rotated it may be on its way to the store (its client
+    /// waiting for the store to come back): it is adopted as soon as it lands. The lease is
+    /// kept meanwhile, so no other client tries the used refresh token again.
     async fn dead_or_rotated(
         &self,
         slot: &Slot,
         store: &Arc<dyn TokenStore>,
         key: &GrantKey,
+        lease: &Lease,
         base: &Base,
         error: Error,
     ) -> Result<Arc<Token>, Error> {
+        let until = Instant::now().checked_add(self.lease);
+        loop {
+            if let Ok(record) = store.load(key).await
+                && let Some(newer) = self.newer(slot, record.as_ref())
+            {
+                return Ok(self.slots.install(slot, newer));
+            }
+            if until.is_none_or(|until| Instant::now() >= until) {
+                break;
+            }
+            // A store that cannot be reached now may be back before the lease ends.
+            let _ = store.extend(key, lease, self.lease).await;
+            tokio::time::sleep(ROTATION_POLL).await;
+        }
         let record = store.load(key).await.map_err(store_error)?;
         // Removed only if it is still the version that was used: the store decides, in one
         // step, so a rotation written meanwhile is never lost.
