@@ -52,8 +52,8 @@ impl AtRest {
                 .refresh_token
                 .as_ref()
                 .map(|t| t.expose_secret().to_owned()),
-            issued_at_ms: millis(record.issued_at),
-            expires_at_ms: millis(record.expires_at),
+            issued_at_ms: epoch_millis(record.issued_at),
+            expires_at_ms: epoch_millis(record.expires_at),
         };
         let json = serde_json::to_vec(&data).map_err(StoreError::new)?;
         let engine = base64::engine::general_purpose::STANDARD;
@@ -130,7 +130,8 @@ struct Sealed {
     expires_at_ms: u64,
 }
 
-fn millis(time: SystemTime) -> u64 {
+/// A time as milliseconds since the epoch (0 before it).
+pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
     let since = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();

@@ -5,8 +5,10 @@ use redis::Script;
 use std::sync::LazyLock;
 
 /// Compare-and-swap, setting `outcome`: 0 written, 1 stale version, 2 stale fence.
-/// `KEYS[1]` record. `ARGV`: expected version, new version, fence, data. A record written
-/// removes the expiry a removal left on the fence it keeps.
+/// `KEYS[1]` record. `ARGV`: expected version, new version, fence, data, the token's expiry
+/// in ms since the epoch (no secret: what lets the lease script hand out a fresh record
+/// without a lease). A record written removes the expiry a removal left on the fence it
+/// keeps.
 macro_rules! swap {
     () => {
         r"
@@ -17,28 +19,31 @@ if stored[2] and tonumber(ARGV[3]) < tonumber(stored[2]) then
 elseif (stored[1] or '0') ~= ARGV[1] then
   outcome = 1
 else
-  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'fence', ARGV[3], 'data', ARGV[4])
+  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'fence', ARGV[3], 'data', ARGV[4], 'expires', ARGV[5])
   redis.call('PERSIST', KEYS[1])
 end
 "
     };
 }
 
-/// `KEYS[1]` record. `ARGV`: expected version, new version, fence, data. The outcome.
+/// `KEYS[1]` record. `ARGV`: expected version, new version, fence, data, expiry. The
+/// outcome.
 const SWAP_LUA: &str = concat!(swap!(), "return outcome\n");
 
-/// The swap, then releases the lease `KEYS[2]` if `ARGV[5]` still owns it, whatever the
+/// The swap, then releases the lease `KEYS[2]` if `ARGV[6]` still owns it, whatever the
 /// swap did. The outcome.
 const SWAP_AND_UNLOCK_LUA: &str = concat!(
     swap!(),
     r"
-if redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+if redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
 return outcome
 "
 );
 
-/// `KEYS[1]` record, `KEYS[2]` lock, `KEYS[3]` fence counter. `ARGV`: owner, lease in ms.
-/// Takes the lease unless it is held, then reads the record: `{fence or 0, version, data}`.
+/// `KEYS[1]` record, `KEYS[2]` lock, `KEYS[3]` fence counter. `ARGV`: owner, lease in ms,
+/// a version and a time in ms. Reads the record and, unless it is newer than that version
+/// and expires after that time, takes the lease if it is free: `{fence or 0, version,
+/// data}`.
 ///
 /// A fence never goes backwards, even when the counter was lost (a failover to a replica
 /// that had not received the last `INCR`s, a restart without persistence): it is the
@@ -46,19 +51,20 @@ return outcome
 /// clock in milliseconds. The clock assumes that Redis nodes' clocks agree to within the
 /// time a failover takes, as NTP keeps them.
 const LOCK_AND_LOAD_LUA: &str = r"
+local stored = redis.call('HMGET', KEYS[1], 'version', 'data', 'expires', 'fence')
 local fence = 0
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+local fresh = stored[1] and tonumber(stored[1]) > tonumber(ARGV[3])
+  and tonumber(stored[3] or '0') > tonumber(ARGV[4])
+if not fresh and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
   fence = redis.call('INCR', KEYS[3])
-  local written = tonumber(redis.call('HGET', KEYS[1], 'fence') or '0')
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-  local floor = math.max(written + 1, now)
+  local floor = math.max(tonumber(stored[4] or '0') + 1, now)
   if floor > fence then
     fence = floor
     redis.call('SET', KEYS[3], string.format('%.0f', fence))
   end
 end
-local stored = redis.call('HMGET', KEYS[1], 'version', 'data')
 return {fence, stored[1], stored[2]}
 ";
 

@@ -9,7 +9,7 @@
 //! version or an older fence; releases check the owner. Key names hold no secret: the
 //! environment's base URL, the app id, and the scope or customer id.
 
-use crate::at_rest::AtRest;
+use crate::at_rest::{AtRest, epoch_millis};
 use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
 use crate::token_store::{
     Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
@@ -17,7 +17,7 @@ use crate::token_store::{
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::OnceCell;
 
 /// The token store on Redis. Cheap to clone; clones share one reconnecting connection.
@@ -163,7 +163,8 @@ impl TokenStore for RedisTokenStore {
                 .arg(expected)
                 .arg(record.version)
                 .arg(fence)
-                .arg(data);
+                .arg(data)
+                .arg(epoch_millis(record.expires_at));
             self.swapped(script).await
         })
     }
@@ -186,6 +187,7 @@ impl TokenStore for RedisTokenStore {
                 .arg(record.version)
                 .arg(lease.fence)
                 .arg(data)
+                .arg(epoch_millis(record.expires_at))
                 .arg(&lease.owner);
             self.swapped(script).await
         })
@@ -205,13 +207,18 @@ impl TokenStore for RedisTokenStore {
     }
 
     fn lock<'a>(&'a self, key: &'a GrantKey, duration: Duration) -> StoreFuture<'a, Option<Lease>> {
-        Box::pin(async move { Ok(self.lock_and_load(key, duration).await?.lease) })
+        Box::pin(async move {
+            let taken = self.lock_and_load(key, duration, u64::MAX, SystemTime::UNIX_EPOCH);
+            Ok(taken.await?.lease)
+        })
     }
 
     fn lock_and_load<'a>(
         &'a self,
         key: &'a GrantKey,
         duration: Duration,
+        newer_than: u64,
+        fresh_until: SystemTime,
     ) -> StoreFuture<'a, Locked> {
         Box::pin(async move {
             let name = self.key_name(key);
@@ -224,6 +231,8 @@ impl TokenStore for RedisTokenStore {
                     .key(format!("{name}:fence"))
                     .arg(&owner)
                     .arg(millis(duration))
+                    .arg(newer_than)
+                    .arg(epoch_millis(fresh_until))
                     .invoke_async(&mut connection)
                     .await
                     .map_err(StoreError::new)?;

@@ -245,9 +245,11 @@ pub trait TokenStore: Send + Sync + 'static {
     /// When the store cannot be reached.
     fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()>;
 
-    /// Takes the grant's lease for `duration` (unless someone holds it) and reads its
-    /// record: what a renewal starts with. A store that can should do both in one round
-    /// trip; by default, [`lock`](Self::lock) then [`load`](Self::load).
+    /// Reads the grant's record and, unless it is newer than version `newer_than` and still
+    /// valid at `fresh_until` (another client renewed it: nothing to do but use it), takes
+    /// the grant's lease for `duration` if no one holds it: what a renewal starts with. A
+    /// store that can should do this in one round trip; by default, [`load`](Self::load),
+    /// then [`lock`](Self::lock) and `load` again.
     ///
     /// # Errors
     /// When the store cannot be reached. A lease taken before the failure expires by
@@ -256,10 +258,22 @@ pub trait TokenStore: Send + Sync + 'static {
         &'a self,
         key: &'a GrantKey,
         duration: Duration,
+        newer_than: u64,
+        fresh_until: SystemTime,
     ) -> StoreFuture<'a, Locked> {
         Box::pin(async move {
-            let lease = self.lock(key, duration).await?;
             let record = self.load(key).await?;
+            if record
+                .as_ref()
+                .is_some_and(|r| r.version > newer_than && r.expires_at > fresh_until)
+            {
+                return Ok(Locked::new(None, record));
+            }
+            let lease = self.lock(key, duration).await?;
+            let record = match lease {
+                Some(_) => self.load(key).await?,
+                None => record,
+            };
             Ok(Locked { lease, record })
         })
     }

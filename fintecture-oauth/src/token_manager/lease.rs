@@ -11,7 +11,7 @@ use crate::token_manager::slots::Slot;
 use crate::token_manager::store_writes::release;
 use crate::token_store::{GrantKey, Lease, StoreError, Swap, TokenRecord, TokenStore};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// How long a grant's lease lasts by default: a renewal's request is given two thirds of it.
@@ -31,8 +31,8 @@ impl TokenManager {
     /// (bounded) for the holder's token instead of calling the token endpoint.
     ///
     /// Two round trips to the store per renewal: the lease taken with the record read, and
-    /// the new token written with the lease released. A client with no token yet looks at
-    /// the store first: a token another client saved is then one read away.
+    /// the new token written with the lease released. A token another client saved is one
+    /// round trip away: the store hands it out without a lease.
     ///
     /// # Errors
     /// `Error::Store` when the store cannot be used before anything was fetched.
@@ -43,16 +43,18 @@ impl TokenManager {
         store: &Arc<dyn TokenStore>,
         key: &GrantKey,
     ) -> Result<Arc<Token>, Error> {
-        if slot.token.load().is_none() {
-            let record = store.load(key).await.map_err(store_error)?;
-            if let Some(token) = self.newer(slot, record.as_ref()) {
-                return Ok(self.slots.install(slot, token));
-            }
-        }
         let deadline = Instant::now().checked_add(self.lease.saturating_mul(2));
         loop {
+            let known = slot.token.load().as_ref().map_or(0, |t| t.version);
+            // A record that will still be adopted when it arrives: valid past the margin,
+            // with a second to spare.
+            let fresh_until = self
+                .clock
+                .now()
+                .checked_add(self.schedule.margin.saturating_add(Duration::from_secs(1)))
+                .unwrap_or(SystemTime::UNIX_EPOCH);
             let locked = store
-                .lock_and_load(key, self.lease)
+                .lock_and_load(key, self.lease, known, fresh_until)
                 .await
                 .map_err(store_error)?;
             if let Some(token) = self.newer(slot, locked.record.as_ref()) {

@@ -7,6 +7,7 @@ use crate::token_manager::manager::TokenManager;
 use crate::token_manager::slots::Slot;
 use crate::token_store::{GrantKey, Lease, StoreError, Swap, TokenStore};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 impl TokenManager {
     /// Writes a token the store could not take, in the background, until it does or a
@@ -60,7 +61,10 @@ impl TokenManager {
         key: &GrantKey,
         token: &Token,
     ) -> Result<(), StoreError> {
-        let locked = store.lock_and_load(key, self.lease).await?;
+        // Never "fresh": the lease is wanted whatever the store holds.
+        let locked = store
+            .lock_and_load(key, self.lease, u64::MAX, SystemTime::UNIX_EPOCH)
+            .await?;
         let Some(lease) = locked.lease else {
             return Err(StoreError::new("another client holds the grant's lease"));
         };
