@@ -76,7 +76,12 @@ impl AtRest {
     }
 
     /// The record whose `data` field, stored under the key `name`, is `data`.
-    pub(crate) fn open(&self, name: &str, version: u64, data: &str) -> Result<TokenRecord, StoreError> {
+    pub(crate) fn open(
+        &self,
+        name: &str,
+        version: u64,
+        data: &str,
+    ) -> Result<TokenRecord, StoreError> {
         let json = match (self, data.strip_prefix("v1:")) {
             (AtRest::Encrypted(cipher), Some(encoded)) => {
                 let bytes = base64::engine::general_purpose::STANDARD

@@ -58,8 +58,8 @@ mod clock;
 mod decode;
 mod encode;
 mod environment;
-mod memory_store;
 mod error;
+mod memory_store;
 mod oauth;
 mod redact;
 #[cfg(feature = "redis")]
@@ -77,6 +77,8 @@ mod token;
 mod token_manager;
 mod token_store;
 
+#[cfg(feature = "redis")]
+pub use at_rest::AtRest;
 pub use auth::{ClientAuthMethod, Credentials};
 pub use client::Client;
 pub use client_builder::{
@@ -89,9 +91,8 @@ pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail};
 pub use fintecture_macros::api;
 /// The `http` crate, whose types (`StatusCode`, `HeaderMap`, `Method`) this API uses.
 pub use http;
+pub use memory_store::MemoryTokenStore;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
-#[cfg(feature = "redis")]
-pub use at_rest::AtRest;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 pub use request::{Auth, Endpoint, Request};
@@ -104,7 +105,6 @@ pub use token::{AccessToken, DEFAULT_EXPIRES_IN, TokenType};
 pub use token_manager::cached::CachedToken;
 pub use token_manager::lease::DEFAULT_TOKEN_LEASE;
 pub use token_manager::window::{DEFAULT_TOKEN_MARGIN, MAX_TOKEN_LIFETIME, RefreshWindow};
-pub use memory_store::MemoryTokenStore;
 pub use token_store::{
     Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
 };

@@ -127,13 +127,16 @@ impl TokenStore for MemoryTokenStore {
         duration: Duration,
     ) -> StoreFuture<'a, bool> {
         let now = Instant::now();
-        let held = self.grants().get_mut(key).is_some_and(|entry| match &mut entry.lock {
-            Some((owner, until)) if *owner == lease.owner && now < *until => {
-                *until = now.checked_add(duration).unwrap_or(now);
-                true
-            }
-            _ => false,
-        });
+        let held = self
+            .grants()
+            .get_mut(key)
+            .is_some_and(|entry| match &mut entry.lock {
+                Some((owner, until)) if *owner == lease.owner && now < *until => {
+                    *until = now.checked_add(duration).unwrap_or(now);
+                    true
+                }
+                _ => false,
+            });
         ready(held)
     }
 

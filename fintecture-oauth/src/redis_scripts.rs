@@ -94,8 +94,10 @@ return 0
 ";
 
 pub(crate) static SWAP: LazyLock<Script> = LazyLock::new(|| Script::new(SWAP_LUA));
-pub(crate) static SWAP_AND_UNLOCK: LazyLock<Script> = LazyLock::new(|| Script::new(SWAP_AND_UNLOCK_LUA));
-pub(crate) static LOCK_AND_LOAD: LazyLock<Script> = LazyLock::new(|| Script::new(LOCK_AND_LOAD_LUA));
+pub(crate) static SWAP_AND_UNLOCK: LazyLock<Script> =
+    LazyLock::new(|| Script::new(SWAP_AND_UNLOCK_LUA));
+pub(crate) static LOCK_AND_LOAD: LazyLock<Script> =
+    LazyLock::new(|| Script::new(LOCK_AND_LOAD_LUA));
 pub(crate) static UNLOCK: LazyLock<Script> = LazyLock::new(|| Script::new(UNLOCK_LUA));
 pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(EXTEND_LUA));
 pub(crate) static REMOVE: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE_LUA));

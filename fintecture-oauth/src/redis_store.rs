@@ -224,18 +224,17 @@ impl TokenStore for RedisTokenStore {
             let name = self.key_name(key);
             let owner = uuid::Uuid::new_v4().to_string();
             let mut connection = self.connection().await?;
-            let (fence, version, data): (u64, Option<u64>, Option<String>) =
-                LOCK_AND_LOAD
-                    .key(&name)
-                    .key(format!("{name}:lock"))
-                    .key(format!("{name}:fence"))
-                    .arg(&owner)
-                    .arg(millis(duration))
-                    .arg(newer_than)
-                    .arg(epoch_millis(fresh_until))
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(StoreError::new)?;
+            let (fence, version, data): (u64, Option<u64>, Option<String>) = LOCK_AND_LOAD
+                .key(&name)
+                .key(format!("{name}:lock"))
+                .key(format!("{name}:fence"))
+                .arg(&owner)
+                .arg(millis(duration))
+                .arg(newer_than)
+                .arg(epoch_millis(fresh_until))
+                .invoke_async(&mut connection)
+                .await
+                .map_err(StoreError::new)?;
             let record = match (version, data) {
                 (Some(version), Some(data)) => Some(self.at_rest.open(&name, version, &data)?),
                 _ => None,

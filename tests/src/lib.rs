@@ -444,6 +444,113 @@ pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
     );
     assert!(store.remove(&key, None).await.unwrap());
     store.unlock(&key, &lease).await.unwrap();
+
+    // A renewal's two round trips: the lease taken with the record read, the new record
+    // written with the lease released.
+    let lease_time = Duration::from_secs(5);
+    // Never "fresh" (nothing is newer than u64::MAX): the lease is wanted.
+    let (always, epoch) = (u64::MAX, SystemTime::UNIX_EPOCH);
+    let first = store
+        .lock_and_load(&key, lease_time, always, epoch)
+        .await
+        .unwrap();
+    let lease = first.lease.expect("a free lease is taken");
+    let written_fence = lease.fence;
+    assert!(first.record.is_none());
+    let held = store
+        .lock_and_load(&key, lease_time, always, epoch)
+        .await
+        .unwrap();
+    assert!(held.lease.is_none(), "a held lease is not taken twice");
+    assert_eq!(
+        store
+            .swap_and_unlock(&key, 0, &record(6), &lease)
+            .await
+            .unwrap(),
+        Swap::Written
+    );
+    // Released with the write: the next renewal gets the lease and the record at once.
+    let next = store
+        .lock_and_load(&key, lease_time, always, epoch)
+        .await
+        .unwrap();
+    assert_eq!(text(next.record), text(Some(record(6))));
+    let lease = next.lease.expect("released by the write");
+    // A refused write releases the lease too.
+    assert_eq!(
+        store
+            .swap_and_unlock(&key, 0, &record(7), &lease)
+            .await
+            .unwrap(),
+        Swap::StaleVersion
+    );
+    // A record newer than the caller's version and fresh past the given time is handed out
+    // without a lease; one that is not fresh, or not newer, comes with the lease.
+    let fresh = store
+        .lock_and_load(
+            &key,
+            lease_time,
+            5,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(4_000),
+        )
+        .await
+        .unwrap();
+    assert!(
+        fresh.lease.is_none(),
+        "another client's fresh token needs no lease"
+    );
+    assert_eq!(text(fresh.record), text(Some(record(6))));
+    let stale = store
+        .lock_and_load(
+            &key,
+            lease_time,
+            5,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(4_600),
+        )
+        .await
+        .unwrap();
+    let lease = stale
+        .lease
+        .expect("a record expiring by then is renewed, under the lease");
+    store.unlock(&key, &lease).await.unwrap();
+    let known = store
+        .lock_and_load(&key, lease_time, 6, epoch)
+        .await
+        .unwrap();
+    let lease = known
+        .lease
+        .expect("the caller's own version is renewed, under the lease");
+
+    // A holder extends its lease: no one else takes it, even past its first term.
+    let short = Duration::from_millis(200);
+    store.unlock(&key, &lease).await.unwrap();
+    let lease = store.lock(&key, short).await.unwrap().unwrap();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(store.extend(&key, &lease, short).await.unwrap());
+    }
+    assert!(store.lock(&key, short).await.unwrap().is_none(), "extended");
+    store.unlock(&key, &lease).await.unwrap();
+    assert!(
+        !store.extend(&key, &lease, short).await.unwrap(),
+        "a released lease is not extended"
+    );
+    let other = store.lock(&key, short).await.unwrap().unwrap();
+    assert!(other.fence > lease.fence);
+    assert!(
+        !store.extend(&key, &lease, short).await.unwrap(),
+        "not its owner"
+    );
+    store.unlock(&key, &other).await.unwrap();
+
+    // A removed grant keeps the fence of its last write: a write under an older lease
+    // cannot bring it back.
+    assert!(store.remove(&key, None).await.unwrap());
+    assert_eq!(
+        store.swap(&key, 0, &record(8), written_fence - 1).await.unwrap(),
+        Swap::StaleFence
+    );
+    assert!(store.load(&key).await.unwrap().is_none());
 }
 
 /// An error and its causes on one line, as `anyhow`'s `{:#}` prints them.

@@ -68,7 +68,14 @@ impl TokenManager {
         let Some(lease) = locked.lease else {
             return Err(StoreError::new("another client holds the grant's lease"));
         };
-        write(store, key, token, &lease, locked.record.map_or(0, |r| r.version)).await
+        write(
+            store,
+            key,
+            token,
+            &lease,
+            locked.record.map_or(0, |r| r.version),
+        )
+        .await
     }
 
     /// Writes `token` under the lease of the renewal that got it, kept meanwhile.
