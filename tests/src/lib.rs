@@ -547,7 +547,10 @@ pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
     // cannot bring it back.
     assert!(store.remove(&key, None).await.unwrap());
     assert_eq!(
-        store.swap(&key, 0, &record(8), written_fence - 1).await.unwrap(),
+        store
+            .swap(&key, 0, &record(8), written_fence - 1)
+            .await
+            .unwrap(),
         Swap::StaleFence
     );
     assert!(store.load(&key).await.unwrap().is_none());

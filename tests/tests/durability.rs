@@ -1,0 +1,315 @@
+//! What a fleet sharing tokens through a real `redis-server` (started by each test on a free
+//! 127.0.0.1 port) keeps when Redis does not: no consent lost to a restart while refreshes
+//! are on the wire, fences that never go backwards when the counter is lost, and a renewal
+//! in two round trips.
+//!
+//! On a machine without `redis-server` these tests are ignored, with the reason
+//! (`tests/build.rs`); with `CI` set they run, and fail.
+
+use fintecture_emulator::{Emulator, Fault};
+use fintecture_oauth::{
+    AtRest, Client, Clock, DEFAULT_TOKEN_LEASE, Error, Grant, GrantKey, Locked, RedisTokenStore,
+    StoreFuture, Swap, TokenRecord, TokenStore,
+};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tests::{RedisServer, Sample, jump};
+use tokio::time::Instant;
+
+const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
+
+/// The wall clock every replica shares, moved with tokio's clock.
+#[derive(Debug)]
+struct TestClock(Mutex<SystemTime>);
+
+impl Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        *self.0.lock().unwrap()
+    }
+}
+
+fn store(redis: &RedisServer) -> RedisTokenStore {
+    RedisTokenStore::new(&redis.url(), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap()
+}
+
+fn replica(emulator: &Emulator, store: Arc<dyn TokenStore>, clock: &Arc<TestClock>) -> Client {
+    Client::builder(emulator.environment())
+        .credentials(emulator.credentials())
+        .token_store(store)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+/// Whether any error in `error`'s chain tells the customer to consent again.
+fn is_reauthorize(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_redis_restart_while_refreshes_are_on_the_wire_loses_no_consent() {
+    let mut redis = RedisServer::start(true);
+    let emulator = Emulator::start().await.unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let replicas: Vec<Client> = (0..4)
+        .map(|_| replica(&emulator, Arc::new(store(&redis)), &clock))
+        .collect();
+    let customers: Vec<String> = (0..20).map(|i| format!("customer-{i}")).collect();
+    for (i, id) in customers.iter().enumerate() {
+        let code = emulator.issue_code(id);
+        replicas[i % 4]
+            .customer(id)
+            .authorize(code, None)
+            .await
+            .unwrap();
+    }
+    let refreshes = "/oauth/refreshtoken";
+    for round in 0..2 {
+        // Every token expired; the token endpoint takes half a second to answer.
+        *clock.0.lock().unwrap() += Duration::from_secs(3600);
+        jump(Duration::from_secs(3600)).await;
+        for _ in &customers {
+            emulator.inject(refreshes, Fault::Delay(Duration::from_millis(500)));
+        }
+        let before = emulator.requests_to(refreshes).len();
+        // Every replica asks for every customer at once.
+        let calls: Vec<_> = customers
+            .iter()
+            .flat_map(|id| replicas.iter().map(move |r| r.customer(id)))
+            .map(|client| {
+                let id = client.customer_id().unwrap().to_owned();
+                tokio::spawn(async move { client.customer_accounts(&id).await })
+            })
+            .collect();
+        // Redis dies while refreshes are on the wire, and comes back a second later.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while emulator.requests_to(refreshes).len() == before {
+            assert!(Instant::now() < deadline, "no refresh was sent");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        redis.kill();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        redis.restart();
+        let back = Instant::now();
+        for call in calls {
+            if let Err(error) = call.await.unwrap() {
+                assert!(!is_reauthorize(&error), "round {round}: {error:?}");
+            }
+        }
+        // Every customer is served again, by every replica, within one lease.
+        for id in &customers {
+            for replica in &replicas {
+                loop {
+                    match replica.customer(id).customer_accounts(id).await {
+                        Ok(_) => break,
+                        Err(error) => {
+                            assert!(!is_reauthorize(&error), "round {round}: {error:?}");
+                            assert!(
+                                back.elapsed() < DEFAULT_TOKEN_LEASE + Duration::from_secs(1),
+                                "round {round}: {id} not served within a lease: {error:?}"
+                            );
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // One refresh per customer per round, each with a refresh token never sent before.
+    let used: Vec<String> = emulator
+        .requests_to(refreshes)
+        .iter()
+        .map(|r| r.form_field("refresh_token").unwrap())
+        .collect();
+    let distinct: HashSet<&String> = used.iter().collect();
+    assert_eq!(distinct.len(), used.len(), "a refresh token was sent twice");
+    assert_eq!(used.len(), 2 * customers.len());
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn fences_never_go_backwards_when_the_counter_is_lost() {
+    let redis = RedisServer::start(false);
+    let store = store(&redis);
+    let key = GrantKey::new(
+        "https://api.example",
+        "app",
+        Grant::Customer {
+            customer_id: "alice".into(),
+        },
+    );
+    let name = store.key_name(&key);
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let record = TokenRecord::new(
+        "at".to_owned().into(),
+        None,
+        SystemTime::now(),
+        SystemTime::now() + Duration::from_secs(3600),
+        1,
+    );
+    let lease_time = Duration::from_secs(5);
+    let mut handed_out = Vec::new();
+    let first = store.lock(&key, lease_time).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .swap_and_unlock(&key, 0, &record, &first)
+            .await
+            .unwrap(),
+        Swap::Written
+    );
+    handed_out.push(first.fence);
+    // A failover to a replica that missed the last increments (the counter went back),
+    // then to a node that lost everything (the counter and the record with its fence).
+    for lost in [None, Some(name.clone())] {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{name}:fence"))
+            .arg(1)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        if let Some(record) = &lost {
+            let _: () = redis::cmd("DEL")
+                .arg(format!("{name}:fence"))
+                .arg(record)
+                .query_async(&mut raw)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        let lease = store.lock(&key, lease_time).await.unwrap().unwrap();
+        assert!(
+            handed_out.iter().all(|&before| lease.fence > before),
+            "after losing {lost:?}: {} after {handed_out:?}",
+            lease.fence
+        );
+        handed_out.push(lease.fence);
+        store.unlock(&key, &lease).await.unwrap();
+    }
+}
+
+/// A store that counts the calls reaching the one it wraps: each is one round trip to
+/// Redis.
+struct Counted<S> {
+    inner: S,
+    calls: AtomicUsize,
+}
+
+impl<S: TokenStore> Counted<S> {
+    fn count(&self) -> usize {
+        self.calls.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+impl<S: TokenStore> TokenStore for Counted<S> {
+    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
+        self.count();
+        self.inner.load(key)
+    }
+    fn swap<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        fence: u64,
+    ) -> StoreFuture<'a, Swap> {
+        self.count();
+        self.inner.swap(key, expected, record, fence)
+    }
+    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
+        self.count();
+        self.inner.remove(key, version)
+    }
+    fn lock<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        duration: Duration,
+    ) -> StoreFuture<'a, Option<fintecture_oauth::Lease>> {
+        self.count();
+        self.inner.lock(key, duration)
+    }
+    fn unlock<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        lease: &'a fintecture_oauth::Lease,
+    ) -> StoreFuture<'a, ()> {
+        self.count();
+        self.inner.unlock(key, lease)
+    }
+    fn lock_and_load<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        duration: Duration,
+        newer_than: u64,
+        fresh_until: SystemTime,
+    ) -> StoreFuture<'a, Locked> {
+        self.count();
+        self.inner
+            .lock_and_load(key, duration, newer_than, fresh_until)
+    }
+    fn swap_and_unlock<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        lease: &'a fintecture_oauth::Lease,
+    ) -> StoreFuture<'a, Swap> {
+        self.count();
+        self.inner.swap_and_unlock(key, expected, record, lease)
+    }
+    fn extend<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        lease: &'a fintecture_oauth::Lease,
+        duration: Duration,
+    ) -> StoreFuture<'a, bool> {
+        self.count();
+        self.inner.extend(key, lease, duration)
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
+    let redis = RedisServer::start(false);
+    let emulator = Emulator::start().await.unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let counted = Arc::new(Counted {
+        inner: store(&redis),
+        calls: AtomicUsize::new(0),
+    });
+    let first = replica(&emulator, counted.clone(), &clock).customer("alice");
+    first
+        .authorize(emulator.issue_code("alice"), None)
+        .await
+        .unwrap();
+    *clock.0.lock().unwrap() += Duration::from_secs(3600);
+    jump(Duration::from_secs(3600)).await;
+    let before = counted.calls.load(Ordering::SeqCst);
+    first.customer_accounts("alice").await.unwrap();
+    assert_eq!(
+        counted.calls.load(Ordering::SeqCst) - before,
+        2,
+        "a renewal: the lease with the record, the write with the release"
+    );
+    assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
+    // Another replica, nothing in memory: the renewed token in one round trip.
+    let second = replica(&emulator, counted.clone(), &clock).customer("alice");
+    let before = counted.calls.load(Ordering::SeqCst);
+    second.customer_accounts("alice").await.unwrap();
+    assert_eq!(counted.calls.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
+}
