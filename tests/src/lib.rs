@@ -4,8 +4,12 @@
 //!
 //! The tests themselves live in `tests/`; run them with `cargo test`.
 
-use fintecture_oauth::{Client, Credentials, Environment, Error, RawResponse, api};
+use fintecture_oauth::{
+    Client, Credentials, Environment, Error, GrantKey, Lease, Locked, RawResponse, StoreFuture,
+    Swap, TokenRecord, TokenStore, api,
+};
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, SystemTime};
 
 /// A body sent as form or JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,6 +229,91 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A store that counts the calls reaching the one it wraps: with the Redis store, each is
+/// one round trip.
+pub struct CountingStore<S> {
+    inner: S,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl<S: TokenStore> CountingStore<S> {
+    /// Counts the calls to `inner`.
+    pub fn new(inner: S) -> Self {
+        CountingStore {
+            inner,
+            calls: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many calls reached the store so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl<S: TokenStore> TokenStore for CountingStore<S> {
+    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
+        self.count();
+        self.inner.load(key)
+    }
+    fn swap<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        fence: u64,
+    ) -> StoreFuture<'a, Swap> {
+        self.count();
+        self.inner.swap(key, expected, record, fence)
+    }
+    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
+        self.count();
+        self.inner.remove(key, version)
+    }
+    fn lock<'a>(&'a self, key: &'a GrantKey, duration: Duration) -> StoreFuture<'a, Option<Lease>> {
+        self.count();
+        self.inner.lock(key, duration)
+    }
+    fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
+        self.count();
+        self.inner.unlock(key, lease)
+    }
+    fn lock_and_load<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        duration: Duration,
+        newer_than: u64,
+        fresh_until: SystemTime,
+    ) -> StoreFuture<'a, Locked> {
+        self.count();
+        self.inner
+            .lock_and_load(key, duration, newer_than, fresh_until)
+    }
+    fn swap_and_unlock<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        expected: u64,
+        record: &'a TokenRecord,
+        lease: &'a Lease,
+    ) -> StoreFuture<'a, Swap> {
+        self.count();
+        self.inner.swap_and_unlock(key, expected, record, lease)
+    }
+    fn extend<'a>(
+        &'a self,
+        key: &'a GrantKey,
+        lease: &'a Lease,
+        duration: Duration,
+    ) -> StoreFuture<'a, bool> {
+        self.count();
+        self.inner.extend(key, lease, duration)
     }
 }
 

@@ -8,14 +8,13 @@
 
 use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{
-    AtRest, Client, Clock, DEFAULT_TOKEN_LEASE, Error, Grant, GrantKey, Locked, RedisTokenStore,
-    StoreFuture, Swap, TokenRecord, TokenStore,
+    AtRest, Client, Clock, DEFAULT_TOKEN_LEASE, Error, Grant, GrantKey, RedisTokenStore, Swap,
+    TokenRecord, TokenStore,
 };
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tests::{RedisServer, Sample, jump};
+use tests::{CountingStore, RedisServer, Sample, jump};
 use tokio::time::Instant;
 
 const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
@@ -201,96 +200,13 @@ async fn fences_never_go_backwards_when_the_counter_is_lost() {
     }
 }
 
-/// A store that counts the calls reaching the one it wraps: each is one round trip to
-/// Redis.
-struct Counted<S> {
-    inner: S,
-    calls: AtomicUsize,
-}
-
-impl<S: TokenStore> Counted<S> {
-    fn count(&self) -> usize {
-        self.calls.fetch_add(1, Ordering::SeqCst) + 1
-    }
-}
-
-impl<S: TokenStore> TokenStore for Counted<S> {
-    fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
-        self.count();
-        self.inner.load(key)
-    }
-    fn swap<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        expected: u64,
-        record: &'a TokenRecord,
-        fence: u64,
-    ) -> StoreFuture<'a, Swap> {
-        self.count();
-        self.inner.swap(key, expected, record, fence)
-    }
-    fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
-        self.count();
-        self.inner.remove(key, version)
-    }
-    fn lock<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        duration: Duration,
-    ) -> StoreFuture<'a, Option<fintecture_oauth::Lease>> {
-        self.count();
-        self.inner.lock(key, duration)
-    }
-    fn unlock<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        lease: &'a fintecture_oauth::Lease,
-    ) -> StoreFuture<'a, ()> {
-        self.count();
-        self.inner.unlock(key, lease)
-    }
-    fn lock_and_load<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        duration: Duration,
-        newer_than: u64,
-        fresh_until: SystemTime,
-    ) -> StoreFuture<'a, Locked> {
-        self.count();
-        self.inner
-            .lock_and_load(key, duration, newer_than, fresh_until)
-    }
-    fn swap_and_unlock<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        expected: u64,
-        record: &'a TokenRecord,
-        lease: &'a fintecture_oauth::Lease,
-    ) -> StoreFuture<'a, Swap> {
-        self.count();
-        self.inner.swap_and_unlock(key, expected, record, lease)
-    }
-    fn extend<'a>(
-        &'a self,
-        key: &'a GrantKey,
-        lease: &'a fintecture_oauth::Lease,
-        duration: Duration,
-    ) -> StoreFuture<'a, bool> {
-        self.count();
-        self.inner.extend(key, lease, duration)
-    }
-}
-
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
     let redis = RedisServer::start(false);
     let emulator = Emulator::start().await.unwrap();
     let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
-    let counted = Arc::new(Counted {
-        inner: store(&redis),
-        calls: AtomicUsize::new(0),
-    });
+    let counted = Arc::new(CountingStore::new(store(&redis)));
     let first = replica(&emulator, counted.clone(), &clock).customer("alice");
     first
         .authorize(emulator.issue_code("alice"), None)
@@ -298,18 +214,18 @@ async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
         .unwrap();
     *clock.0.lock().unwrap() += Duration::from_secs(3600);
     jump(Duration::from_secs(3600)).await;
-    let before = counted.calls.load(Ordering::SeqCst);
+    let before = counted.calls();
     first.customer_accounts("alice").await.unwrap();
     assert_eq!(
-        counted.calls.load(Ordering::SeqCst) - before,
+        counted.calls() - before,
         2,
         "a renewal: the lease with the record, the write with the release"
     );
     assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
     // Another replica, nothing in memory: the renewed token in one round trip.
     let second = replica(&emulator, counted.clone(), &clock).customer("alice");
-    let before = counted.calls.load(Ordering::SeqCst);
+    let before = counted.calls();
     second.customer_accounts("alice").await.unwrap();
-    assert_eq!(counted.calls.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(counted.calls() - before, 1);
     assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
 }
