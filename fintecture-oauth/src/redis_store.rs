@@ -16,16 +16,17 @@ use crate::token_store::{
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
-use tokio::sync::OnceCell;
 
 /// The token store on Redis. Cheap to clone; clones share one reconnecting connection.
 #[derive(Clone)]
 pub struct RedisTokenStore {
     client: redis::Client,
     /// Made on first use, on the runtime that uses it: building the store needs none.
-    connection: Arc<OnceCell<ConnectionManager>>,
+    /// Made on first use and again after a `READONLY` answer: a node behind the URL was
+    /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
+    connection: Arc<Mutex<Option<ConnectionManager>>>,
     prefix: String,
     at_rest: AtRest,
 }
@@ -54,36 +55,58 @@ impl RedisTokenStore {
     pub fn new(url: &str, at_rest: AtRest) -> Result<RedisTokenStore, StoreError> {
         Ok(RedisTokenStore {
             client: redis::Client::open(url).map_err(StoreError::new)?,
-            connection: Arc::new(OnceCell::new()),
+            connection: Arc::new(Mutex::new(None)),
             prefix: "fintecture".into(),
             at_rest,
         })
     }
 
-    /// The shared connection, made on first use.
-    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        let connection = self
+    /// The shared connection, made on first use (it connects lazily).
+    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        let mut connection = self
             .connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_max_delay(REDIS_TIMEOUT);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(connection) = &*connection {
+            return Ok(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(REDIS_TIMEOUT);
+        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(StoreError::new)?;
+        Ok(connection.insert(made).clone())
+    }
+
+    /// Runs a script. A node that answers `READONLY` was demoted: the connection is dropped
+    /// and the script runs once more on a new one, which reaches the new primary when the
+    /// URL's name follows it (the primary endpoint of a managed service).
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection()?;
+        match script.invoke_async(&mut connection).await {
+            Err(error) if is_read_only(&error) => {
+                self.connection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                let mut connection = self.connection()?;
+                script
+                    .invoke_async(&mut connection)
+                    .await
                     .map_err(StoreError::new)
-            })
-            .await?;
-        Ok(connection.clone())
+            }
+            other => other.map_err(StoreError::new),
+        }
     }
 
     /// Runs a prepared swap script and reads its outcome.
     async fn swapped(&self, script: redis::ScriptInvocation<'_>) -> Result<Swap, StoreError> {
-        let mut connection = self.connection().await?;
-        let outcome: u8 = script
-            .invoke_async(&mut connection)
-            .await
-            .map_err(StoreError::new)?;
+        let outcome: u8 = self.run(&script).await?;
         Ok(match outcome {
             0 => Swap::Written,
             1 => Swap::StaleVersion,
@@ -132,7 +155,8 @@ impl TokenStore for RedisTokenStore {
     fn load<'a>(&'a self, key: &'a GrantKey) -> StoreFuture<'a, Option<TokenRecord>> {
         Box::pin(async move {
             let name = self.key_name(key);
-            let mut connection = self.connection().await?;
+            // A read: a demoted node answers it too (with what it replicates).
+            let mut connection = self.connection()?;
             let (version, data): (Option<u64>, Option<String>) = redis::cmd("HMGET")
                 .arg(&name)
                 .arg("version")
@@ -195,13 +219,13 @@ impl TokenStore for RedisTokenStore {
 
     fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection().await?;
-            let removed: u8 = REMOVE
-                .key(self.key_name(key))
-                .arg(version.map(|v| v.to_string()).unwrap_or_default())
-                .invoke_async(&mut connection)
-                .await
-                .map_err(StoreError::new)?;
+            let removed: u8 = self
+                .run(
+                    REMOVE
+                        .key(self.key_name(key))
+                        .arg(version.map(|v| v.to_string()).unwrap_or_default()),
+                )
+                .await?;
             Ok(removed == 1)
         })
     }
@@ -223,18 +247,18 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             let owner = uuid::Uuid::new_v4().to_string();
-            let mut connection = self.connection().await?;
-            let (fence, version, data): (u64, Option<u64>, Option<String>) = LOCK_AND_LOAD
-                .key(&name)
-                .key(format!("{name}:lock"))
-                .key(format!("{name}:fence"))
-                .arg(&owner)
-                .arg(millis(duration))
-                .arg(newer_than)
-                .arg(epoch_millis(fresh_until))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(StoreError::new)?;
+            let (fence, version, data): (u64, Option<u64>, Option<String>) = self
+                .run(
+                    LOCK_AND_LOAD
+                        .key(&name)
+                        .key(format!("{name}:lock"))
+                        .key(format!("{name}:fence"))
+                        .arg(&owner)
+                        .arg(millis(duration))
+                        .arg(newer_than)
+                        .arg(epoch_millis(fresh_until)),
+                )
+                .await?;
             let record = match (version, data) {
                 (Some(version), Some(data)) => Some(self.at_rest.open(&name, version, &data)?),
                 _ => None,
@@ -251,27 +275,27 @@ impl TokenStore for RedisTokenStore {
         duration: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let mut connection = self.connection().await?;
-            let held: u8 = EXTEND
-                .key(format!("{}:lock", self.key_name(key)))
-                .arg(&lease.owner)
-                .arg(millis(duration))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(StoreError::new)?;
+            let held: u8 = self
+                .run(
+                    EXTEND
+                        .key(format!("{}:lock", self.key_name(key)))
+                        .arg(&lease.owner)
+                        .arg(millis(duration)),
+                )
+                .await?;
             Ok(held == 1)
         })
     }
 
     fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection().await?;
-            let _released: u8 = UNLOCK
-                .key(format!("{}:lock", self.key_name(key)))
-                .arg(&lease.owner)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(StoreError::new)?;
+            let _released: u8 = self
+                .run(
+                    UNLOCK
+                        .key(format!("{}:lock", self.key_name(key)))
+                        .arg(&lease.owner),
+                )
+                .await?;
             Ok(())
         })
     }
@@ -282,4 +306,9 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
+}
+
+/// Whether Redis refused a write because the node is a replica now.
+fn is_read_only(error: &redis::RedisError) -> bool {
+    error.code() == Some("READONLY")
 }

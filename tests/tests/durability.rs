@@ -229,3 +229,108 @@ async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
     assert_eq!(counted.calls() - before, 1);
     assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
 }
+
+/// A TCP relay on 127.0.0.1 to the Redis whose port `target` holds: what the primary
+/// endpoint of a managed service is (a DNS name a failover moves; connections made before
+/// stay where they were).
+async fn relay(target: Arc<std::sync::atomic::AtomicU16>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = target.load(std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut server) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn command(redis: &RedisServer, args: &[&str]) -> redis::Value {
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd(args[0])
+        .arg(&args[1..])
+        .query_async(&mut raw)
+        .await
+        .unwrap()
+}
+
+/// Waits until `replica` has synchronised with its primary.
+async fn synchronised(replica: &RedisServer) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = command(replica, &["INFO", "replication"]).await;
+        let redis::Value::BulkString(text) = info else {
+            panic!("{info:?}")
+        };
+        if String::from_utf8_lossy(&text).contains("master_link_status:up") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the replica never synchronised");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
+    let old = RedisServer::start(false);
+    let new = RedisServer::start(false);
+    command(&new, &["REPLICAOF", "127.0.0.1", &old.port().to_string()]).await;
+    synchronised(&new).await;
+    let target = Arc::new(std::sync::atomic::AtomicU16::new(old.port()));
+    let endpoint = relay(target.clone()).await;
+    let store = RedisTokenStore::new(
+        &format!("redis://127.0.0.1:{endpoint}/"),
+        AtRest::aes_256_gcm(&KEY).unwrap(),
+    )
+    .unwrap();
+    let key = GrantKey::new(
+        "https://api.example",
+        "app",
+        Grant::Customer {
+            customer_id: "alice".into(),
+        },
+    );
+    let lease = store
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    store.unlock(&key, &lease).await.unwrap();
+    // A failover: the replica is promoted, the old primary demoted, the endpoint moved.
+    command(&new, &["REPLICAOF", "NO", "ONE"]).await;
+    command(&old, &["REPLICAOF", "127.0.0.1", &new.port().to_string()]).await;
+    target.store(new.port(), std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let lease = store.lock(&key, Duration::from_secs(5)).await;
+    let lease = lease.expect("the write went to the new primary").unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let record = TokenRecord::new(
+        "at".to_owned().into(),
+        None,
+        SystemTime::now(),
+        SystemTime::now() + Duration::from_secs(3600),
+        1,
+    );
+    let swapped = store
+        .swap_and_unlock(&key, 0, &record, &lease)
+        .await
+        .unwrap();
+    assert_eq!(swapped, Swap::Written);
+    let on_new = command(&new, &["HGET", &store.key_name(&key), "version"]).await;
+    assert_eq!(on_new, redis::Value::BulkString(b"1".to_vec()));
+}
