@@ -334,3 +334,55 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
     let on_new = command(&new, &["HGET", &store.key_name(&key), "version"]).await;
     assert_eq!(on_new, redis::Value::BulkString(b"1".to_vec()));
 }
+
+/// The commands the README's least-privilege ACL allows: the store's scripts, their load,
+/// and the commands inside them, on the store's keys only.
+const ACL: &[&str] = &[
+    "ACL",
+    "SETUSER",
+    "fintecture",
+    "on",
+    ">a-long-password",
+    "~fintecture:*",
+    "resetchannels",
+    "-@all",
+    "+evalsha",
+    "+script|load",
+    "+hmget",
+    "+hget",
+    "+hset",
+    "+hexists",
+    "+hdel",
+    "+set",
+    "+get",
+    "+del",
+    "+incr",
+    "+pexpire",
+    "+persist",
+    "+time",
+];
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn the_store_works_with_the_least_privilege_acl() {
+    let redis = RedisServer::start(false);
+    command(&redis, ACL).await;
+    let url = format!(
+        "redis://fintecture:a-long-password@127.0.0.1:{}/",
+        redis.port()
+    );
+    let store = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&KEY).unwrap()).unwrap();
+    tests::store_contract(&store).await;
+    // And no more: another prefix is refused.
+    let elsewhere = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&KEY).unwrap())
+        .unwrap()
+        .with_prefix("other");
+    let key = GrantKey::new(
+        "https://api.example",
+        "app",
+        Grant::App {
+            scope: "PIS".into(),
+        },
+    );
+    assert!(elsewhere.load(&key).await.is_err());
+}
