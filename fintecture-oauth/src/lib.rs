@@ -66,6 +66,8 @@ mod redact;
 mod redis_scripts;
 #[cfg(feature = "redis")]
 mod redis_store;
+#[cfg(feature = "redis")]
+mod redis_tls;
 mod request;
 mod request_builder;
 mod response;
@@ -95,6 +97,8 @@ pub use memory_store::MemoryTokenStore;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
+#[cfg(feature = "redis")]
+pub use redis_tls::RedisTls;
 pub use request::{Auth, Endpoint, Request};
 pub use response::RawResponse;
 pub use retry::RetryPolicy;

@@ -11,6 +11,7 @@
 
 use crate::at_rest::{AtRest, epoch_millis};
 use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
+use crate::redis_tls::{RedisTls, TlsFailure, install_crypto_provider, is_tls};
 use crate::token_store::{
     Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
 };
@@ -27,6 +28,8 @@ pub struct RedisTokenStore {
     /// Made on first use and again after a `READONLY` answer: a node behind the URL was
     /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
     connection: Arc<Mutex<Option<ConnectionManager>>>,
+    /// Whether it connects over TLS: its connection failures then say so.
+    tls: bool,
     prefix: String,
     at_rest: AtRest,
 }
@@ -53,12 +56,8 @@ impl RedisTokenStore {
     /// # Errors
     /// When the URL is not a Redis URL.
     pub fn new(url: &str, at_rest: AtRest) -> Result<RedisTokenStore, StoreError> {
-        Ok(RedisTokenStore {
-            client: redis::Client::open(url).map_err(StoreError::new)?,
-            connection: Arc::new(Mutex::new(None)),
-            prefix: "fintecture".into(),
-            at_rest,
-        })
+        let client = redis::Client::open(url).map_err(StoreError::new)?;
+        Ok(RedisTokenStore::with_client(client, at_rest))
     }
 
     /// The shared connection, made on first use (it connects lazily).
@@ -98,10 +97,19 @@ impl RedisTokenStore {
                 script
                     .invoke_async(&mut connection)
                     .await
-                    .map_err(StoreError::new)
+                    .map_err(|error| self.failure(error))
             }
-            other => other.map_err(StoreError::new),
+            other => other.map_err(|error| self.failure(error)),
         }
+    }
+
+    /// A Redis error as the store's: a TLS store's failure to connect (a certificate not
+    /// trusted, a handshake refused) says it was TLS.
+    fn failure(&self, error: redis::RedisError) -> StoreError {
+        if self.tls && error.is_io_error() && !error.is_connection_refusal() {
+            return StoreError::new(TlsFailure(error));
+        }
+        StoreError::new(error)
     }
 
     /// Runs a prepared swap script and reads its outcome.
@@ -112,6 +120,43 @@ impl RedisTokenStore {
             1 => Swap::StaleVersion,
             _ => Swap::StaleFence,
         })
+    }
+
+    /// A store on the Redis at `url`, which must be `rediss://` (TLS), trusting `tls`'s CA
+    /// instead of the platform's roots when it names one, and presenting its client
+    /// certificate when it has one. Certificates are always verified: there is no way to
+    /// turn that off.
+    ///
+    /// # Errors
+    /// When the URL is not a `rediss://` URL, or a certificate or key does not parse.
+    pub fn with_tls(
+        url: &str,
+        at_rest: AtRest,
+        tls: RedisTls,
+    ) -> Result<RedisTokenStore, StoreError> {
+        if !is_tls(url) {
+            return Err(StoreError::new("TLS settings need a rediss:// URL"));
+        }
+        let client =
+            redis::Client::build_with_tls(url, tls.certificates()).map_err(StoreError::new)?;
+        Ok(RedisTokenStore::with_client(client, at_rest))
+    }
+
+    fn with_client(client: redis::Client, at_rest: AtRest) -> RedisTokenStore {
+        let tls = matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        );
+        if tls {
+            install_crypto_provider();
+        }
+        RedisTokenStore {
+            client,
+            tls,
+            connection: Arc::new(Mutex::new(None)),
+            prefix: "fintecture".into(),
+            at_rest,
+        }
     }
 
     /// Puts the keys under another prefix (one per service or test, say).
@@ -163,7 +208,7 @@ impl TokenStore for RedisTokenStore {
                 .arg("data")
                 .query_async(&mut connection)
                 .await
-                .map_err(StoreError::new)?;
+                .map_err(|error| self.failure(error))?;
             match (version, data) {
                 (Some(version), Some(data)) => self.at_rest.open(&name, version, &data).map(Some),
                 _ => Ok(None),

@@ -147,6 +147,8 @@ pub struct RedisServer {
     port: u16,
     dir: std::path::PathBuf,
     aof: bool,
+    /// The arguments that make it serve TLS too, on a port of its own.
+    tls: Vec<String>,
 }
 
 impl RedisServer {
@@ -154,10 +156,7 @@ impl RedisServer {
     /// write synced) when `aof`. Panics when it cannot: the Redis tests are ignored on
     /// machines without `redis-server` (see `build.rs`), so here it must be there.
     pub fn start(aof: bool) -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|address| address.port())
-            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("fintecture-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -166,9 +165,42 @@ impl RedisServer {
             port,
             dir,
             aof,
+            tls: Vec::new(),
         };
         server.restart();
         server
+    }
+
+    /// Starts one that also serves TLS on [`tls_port`](Self::tls_port), with the test
+    /// server certificate (`keys/redis-server-test-only.crt`, signed by the test CA
+    /// `keys/redis-ca-test-only.crt`), asking clients for a certificate signed by that CA
+    /// when `client_certificates`. The plain port stays, for the tests' own commands.
+    pub fn start_tls(client_certificates: bool) -> RedisServer {
+        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
+        let file = |name: &str| keys.join(name).display().to_string();
+        let mut server = RedisServer::start(false);
+        server.tls = vec![
+            "--tls-port".into(),
+            free_port().to_string(),
+            "--tls-cert-file".into(),
+            file("redis-server-test-only.crt"),
+            "--tls-key-file".into(),
+            file("redis-server-test-only.key"),
+            "--tls-ca-cert-file".into(),
+            file("redis-ca-test-only.crt"),
+            "--tls-auth-clients".into(),
+            if client_certificates { "yes" } else { "no" }.into(),
+        ];
+        server.restart();
+        server
+    }
+
+    /// The TLS port of a server started with [`start_tls`](Self::start_tls).
+    pub fn tls_port(&self) -> u16 {
+        self.tls
+            .get(1)
+            .and_then(|port| port.parse().ok())
+            .expect("a server started with start_tls")
     }
 
     /// The port it listens on, on 127.0.0.1.
@@ -201,6 +233,7 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", ""])
             .args(persistence)
+            .args(&self.tls)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(std::process::Stdio::null())
@@ -228,6 +261,14 @@ impl RedisServer {
             && stream.read_exact(&mut reply).is_ok()
             && &reply == b"+PONG\r\n"
     }
+}
+
+/// A port free on 127.0.0.1 now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 impl Drop for RedisServer {
