@@ -63,6 +63,8 @@ mod memory_store;
 mod oauth;
 mod redact;
 #[cfg(feature = "redis")]
+mod redis_connection;
+#[cfg(feature = "redis")]
 mod redis_scripts;
 #[cfg(feature = "redis")]
 mod redis_store;

@@ -10,26 +10,19 @@
 //! environment's base URL, the app id, and the scope or customer id.
 
 use crate::at_rest::{AtRest, epoch_millis};
+use crate::redis_connection::{Acks, NotAcknowledged, RedisConnection, evalsha};
 use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
-use crate::redis_tls::{RedisTls, TlsFailure, install_crypto_provider, is_tls};
+use crate::redis_tls::{RedisTls, is_tls};
 use crate::token_store::{
     Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
 };
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// The token store on Redis. Cheap to clone; clones share one reconnecting connection.
 #[derive(Clone)]
 pub struct RedisTokenStore {
-    client: redis::Client,
-    /// Made on first use, on the runtime that uses it: building the store needs none.
-    /// Made on first use and again after a `READONLY` answer: a node behind the URL was
-    /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
-    connection: Arc<Mutex<Option<ConnectionManager>>>,
-    /// Whether it connects over TLS: its connection failures then say so.
-    tls: bool,
+    connection: RedisConnection,
     prefix: String,
     at_rest: AtRest,
 }
@@ -42,10 +35,6 @@ impl fmt::Debug for RedisTokenStore {
             .finish_non_exhaustive()
     }
 }
-
-/// How long a Redis command may take before the store reports Redis unavailable (the
-/// token manager then goes on with the tokens it has).
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl RedisTokenStore {
     /// A store on the Redis at `url` (`redis://host:port/db`), with keys under
@@ -60,66 +49,30 @@ impl RedisTokenStore {
         Ok(RedisTokenStore::with_client(client, at_rest))
     }
 
-    /// The shared connection, made on first use (it connects lazily).
-    fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        let mut connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(connection) = &*connection {
-            return Ok(connection.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(REDIS_TIMEOUT);
-        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            .map_err(StoreError::new)?;
-        Ok(connection.insert(made).clone())
-    }
-
-    /// Runs a script. A node that answers `READONLY` was demoted: the connection is dropped
-    /// and the script runs once more on a new one, which reaches the new primary when the
-    /// URL's name follows it (the primary endpoint of a managed service).
-    async fn run<T: redis::FromRedisValue>(
+    /// Runs a write script: its answer, or an error when the replicas the store counts on
+    /// did not acknowledge it.
+    async fn write<T: redis::FromRedisValue>(
         &self,
-        script: &redis::ScriptInvocation<'_>,
+        script: &redis::Script,
+        call: &redis::Cmd,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection()?;
-        match script.invoke_async(&mut connection).await {
-            Err(error) if is_read_only(&error) => {
-                self.connection
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                let mut connection = self.connection()?;
-                script
-                    .invoke_async(&mut connection)
-                    .await
-                    .map_err(|error| self.failure(error))
-            }
-            other => other.map_err(|error| self.failure(error)),
+        let (answer, acknowledged) = self.connection.run(script, call).await?;
+        if !acknowledged {
+            return Err(StoreError::new(NotAcknowledged(self.connection.acks)));
         }
+        Ok(answer)
     }
 
-    /// A Redis error as the store's: a TLS store's failure to connect (a certificate not
-    /// trusted, a handshake refused) says it was TLS.
-    fn failure(&self, error: redis::RedisError) -> StoreError {
-        if self.tls && error.is_io_error() && !error.is_connection_refusal() {
-            return StoreError::new(TlsFailure(error));
-        }
-        StoreError::new(error)
-    }
-
-    /// Runs a prepared swap script and reads its outcome.
-    async fn swapped(&self, script: redis::ScriptInvocation<'_>) -> Result<Swap, StoreError> {
-        let outcome: u8 = self.run(&script).await?;
-        Ok(match outcome {
-            0 => Swap::Written,
-            1 => Swap::StaleVersion,
-            _ => Swap::StaleFence,
-        })
+    /// Requires `replicas` replicas to acknowledge each lease taken and each write within
+    /// `timeout` (Redis `WAIT`, in the same round trip as the script): a lease they do not
+    /// acknowledge is released and the renewal refused, as with Redis down; a write they do
+    /// not acknowledge is an error, and the renewed token is written again in the
+    /// background until they do. 0, the default, for a single node: a failover to a
+    /// replica can then lose the last writes (asynchronous replication).
+    #[must_use]
+    pub fn with_replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.connection.acks = Acks { replicas, timeout };
+        self
     }
 
     /// A store on the Redis at `url`, which must be `rediss://` (TLS), trusting `tls`'s CA
@@ -143,17 +96,8 @@ impl RedisTokenStore {
     }
 
     fn with_client(client: redis::Client, at_rest: AtRest) -> RedisTokenStore {
-        let tls = matches!(
-            client.get_connection_info().addr(),
-            redis::ConnectionAddr::TcpTls { .. }
-        );
-        if tls {
-            install_crypto_provider();
-        }
         RedisTokenStore {
-            client,
-            tls,
-            connection: Arc::new(Mutex::new(None)),
+            connection: RedisConnection::new(client),
             prefix: "fintecture".into(),
             at_rest,
         }
@@ -201,14 +145,10 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             // A read: a demoted node answers it too (with what it replicates).
-            let mut connection = self.connection()?;
-            let (version, data): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-                .arg(&name)
-                .arg("version")
-                .arg("data")
-                .query_async(&mut connection)
-                .await
-                .map_err(|error| self.failure(error))?;
+            let mut read = redis::cmd("HMGET");
+            read.arg(&name).arg("version").arg("data");
+            let (version, data): (Option<u64>, Option<String>) =
+                self.connection.read(&read).await?;
             match (version, data) {
                 (Some(version), Some(data)) => self.at_rest.open(&name, version, &data).map(Some),
                 _ => Ok(None),
@@ -226,15 +166,13 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             let data = self.at_rest.seal(&name, record)?;
-            let mut script = SWAP.prepare_invoke();
-            script
-                .key(&name)
-                .arg(expected)
+            let mut call = evalsha(&SWAP, &[&name]);
+            call.arg(expected)
                 .arg(record.version)
                 .arg(fence)
                 .arg(data)
                 .arg(epoch_millis(record.expires_at));
-            self.swapped(script).await
+            Ok(swapped(self.write(&SWAP, &call).await?))
         })
     }
 
@@ -248,29 +186,23 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             let data = self.at_rest.seal(&name, record)?;
-            let mut script = SWAP_AND_UNLOCK.prepare_invoke();
-            script
-                .key(&name)
-                .key(format!("{name}:lock"))
-                .arg(expected)
+            let lock = format!("{name}:lock");
+            let mut call = evalsha(&SWAP_AND_UNLOCK, &[&name, &lock]);
+            call.arg(expected)
                 .arg(record.version)
                 .arg(lease.fence)
                 .arg(data)
                 .arg(epoch_millis(record.expires_at))
                 .arg(&lease.owner);
-            self.swapped(script).await
+            Ok(swapped(self.write(&SWAP_AND_UNLOCK, &call).await?))
         })
     }
 
     fn remove<'a>(&'a self, key: &'a GrantKey, version: Option<u64>) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let removed: u8 = self
-                .run(
-                    REMOVE
-                        .key(self.key_name(key))
-                        .arg(version.map(|v| v.to_string()).unwrap_or_default()),
-                )
-                .await?;
+            let mut call = evalsha(&REMOVE, &[&self.key_name(key)]);
+            call.arg(version.map(|v| v.to_string()).unwrap_or_default());
+            let removed: u8 = self.write(&REMOVE, &call).await?;
             Ok(removed == 1)
         })
     }
@@ -292,23 +224,26 @@ impl TokenStore for RedisTokenStore {
         Box::pin(async move {
             let name = self.key_name(key);
             let owner = uuid::Uuid::new_v4().to_string();
-            let (fence, version, data): (u64, Option<u64>, Option<String>) = self
-                .run(
-                    LOCK_AND_LOAD
-                        .key(&name)
-                        .key(format!("{name}:lock"))
-                        .key(format!("{name}:fence"))
-                        .arg(&owner)
-                        .arg(millis(duration))
-                        .arg(newer_than)
-                        .arg(epoch_millis(fresh_until)),
-                )
-                .await?;
+            let (lock, counter) = (format!("{name}:lock"), format!("{name}:fence"));
+            let mut call = evalsha(&LOCK_AND_LOAD, &[&name, &lock, &counter]);
+            call.arg(&owner)
+                .arg(millis(duration))
+                .arg(newer_than)
+                .arg(epoch_millis(fresh_until));
+            let ((fence, version, data), acknowledged): ((u64, Option<u64>, Option<String>), bool) =
+                self.connection.run(&LOCK_AND_LOAD, &call).await?;
             let record = match (version, data) {
                 (Some(version), Some(data)) => Some(self.at_rest.open(&name, version, &data)?),
                 _ => None,
             };
             let lease = (fence > 0).then_some(Lease { owner, fence });
+            if let Some(lease) = &lease
+                && !acknowledged
+            {
+                // A lease a failover could lose is no lease: given back at once.
+                let _ = self.unlock(key, lease).await;
+                return Err(StoreError::new(NotAcknowledged(self.connection.acks)));
+            }
             Ok(Locked::new(lease, record))
         })
     }
@@ -320,29 +255,29 @@ impl TokenStore for RedisTokenStore {
         duration: Duration,
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
-            let held: u8 = self
-                .run(
-                    EXTEND
-                        .key(format!("{}:lock", self.key_name(key)))
-                        .arg(&lease.owner)
-                        .arg(millis(duration)),
-                )
-                .await?;
+            let mut call = evalsha(&EXTEND, &[&format!("{}:lock", self.key_name(key))]);
+            call.arg(&lease.owner).arg(millis(duration));
+            let held: u8 = self.write(&EXTEND, &call).await?;
             Ok(held == 1)
         })
     }
 
     fn unlock<'a>(&'a self, key: &'a GrantKey, lease: &'a Lease) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let _released: u8 = self
-                .run(
-                    UNLOCK
-                        .key(format!("{}:lock", self.key_name(key)))
-                        .arg(&lease.owner),
-                )
-                .await?;
+            let mut call = evalsha(&UNLOCK, &[&format!("{}:lock", self.key_name(key))]);
+            call.arg(&lease.owner);
+            let _released: u8 = self.write(&UNLOCK, &call).await?;
             Ok(())
         })
+    }
+}
+
+/// A swap script's answer.
+fn swapped(outcome: u8) -> Swap {
+    match outcome {
+        0 => Swap::Written,
+        1 => Swap::StaleVersion,
+        _ => Swap::StaleFence,
     }
 }
 
@@ -351,9 +286,4 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
         .max(1)
-}
-
-/// Whether Redis refused a write because the node is a replica now.
-fn is_read_only(error: &redis::RedisError) -> bool {
-    error.code() == Some("READONLY")
 }

@@ -386,3 +386,65 @@ async fn the_store_works_with_the_least_privilege_acl() {
     );
     assert!(elsewhere.load(&key).await.is_err());
 }
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn leases_and_writes_wait_for_the_replicas_and_fail_without_them() {
+    let primary = RedisServer::start(false);
+    let mut replica = RedisServer::start(false);
+    command(
+        &replica,
+        &["REPLICAOF", "127.0.0.1", &primary.port().to_string()],
+    )
+    .await;
+    synchronised(&replica).await;
+    let acked = store(&primary).with_replica_acks(1, Duration::from_millis(200));
+    let key = GrantKey::new(
+        "https://api.example",
+        "app",
+        Grant::Customer {
+            customer_id: "alice".into(),
+        },
+    );
+    let record = |version| {
+        TokenRecord::new(
+            "at".to_owned().into(),
+            None,
+            SystemTime::now(),
+            SystemTime::now() + Duration::from_secs(3600),
+            version,
+        )
+    };
+    // Replicating: the lease and the write are acknowledged, in milliseconds.
+    let started = Instant::now();
+    let lease = acked
+        .lock(&key, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let swapped = acked
+        .swap_and_unlock(&key, 0, &record(1), &lease)
+        .await
+        .unwrap();
+    assert_eq!(swapped, Swap::Written);
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+    let on_replica = command(&replica, &["HGET", &acked.key_name(&key), "version"]).await;
+    assert_eq!(on_replica, redis::Value::BulkString(b"1".to_vec()));
+    // Replication cut: a lease nobody acknowledged is refused and given back at once.
+    replica.kill();
+    let refused = acked.lock(&key, Duration::from_secs(5)).await.unwrap_err();
+    assert!(
+        tests::with_causes(&refused).contains("acknowledged"),
+        "{refused:?}"
+    );
+    let plain = store(&primary);
+    let lease = plain.lock(&key, Duration::from_secs(5)).await.unwrap();
+    let lease = lease.expect("the unacknowledged lease was released");
+    // A write nobody acknowledged is an error (it is written again until acknowledged).
+    let unacked = acked.swap(&key, 1, &record(2), lease.fence).await;
+    assert!(unacked.is_err(), "{unacked:?}");
+}

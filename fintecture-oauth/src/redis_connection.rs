@@ -1,0 +1,169 @@
+//! The Redis store's connection: made on first use, left for a new one when the node behind
+//! the URL was demoted (`READONLY`), its TLS failures named as such, and each write waited
+//! for by the replicas the store was told to count on (`WAIT`, in the same round trip).
+
+use crate::redis_tls::{TlsFailure, install_crypto_provider};
+use crate::token_store::StoreError;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script, ServerErrorKind, Value};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How long a Redis command may take before the store reports Redis unavailable (the
+/// token manager then goes on with the tokens it has).
+const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many replicas must acknowledge a write, and how long to wait for them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Acks {
+    pub(crate) replicas: u32,
+    pub(crate) timeout: Duration,
+}
+
+/// One connection to Redis, shared by every clone of the store.
+#[derive(Clone)]
+pub(crate) struct RedisConnection {
+    client: redis::Client,
+    /// Made on first use and again after a `READONLY` answer: a node behind the URL was
+    /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
+    connection: Arc<Mutex<Option<ConnectionManager>>>,
+    /// Whether it connects over TLS: its connection failures then say so.
+    tls: bool,
+    pub(crate) acks: Acks,
+}
+
+impl RedisConnection {
+    pub(crate) fn new(client: redis::Client) -> Self {
+        let tls = matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        );
+        if tls {
+            install_crypto_provider();
+        }
+        RedisConnection {
+            client,
+            connection: Arc::new(Mutex::new(None)),
+            tls,
+            acks: Acks::default(),
+        }
+    }
+
+    /// The shared connection, made on first use (it connects lazily).
+    fn connection(&self) -> RedisResult<ConnectionManager> {
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(connection) = &*connection {
+            return Ok(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(REDIS_TIMEOUT);
+        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
+        Ok(connection.insert(made).clone())
+    }
+
+    /// Runs a read-only command.
+    pub(crate) async fn read<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
+        let mut connection = self.connection().map_err(|error| self.failure(error))?;
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(|error| self.failure(error))
+    }
+
+    /// Runs a script's `call` (see [`evalsha`]); when the script wrote and replicas must
+    /// acknowledge writes, with `WAIT` in the same round trip. The script's answer, and
+    /// whether the replicas acknowledged it (always, when none are counted on).
+    ///
+    /// A node that answers `READONLY` was demoted: the connection is dropped and the call
+    /// made once more on a new one, which reaches the new primary when the URL's name
+    /// follows it (the primary endpoint of a managed service).
+    pub(crate) async fn run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        call: &Cmd,
+    ) -> Result<(T, bool), StoreError> {
+        match self.attempt(script, call).await {
+            Err(error) if error.code() == Some("READONLY") => {
+                self.connection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                self.attempt(script, call)
+                    .await
+                    .map_err(|error| self.failure(error))
+            }
+            other => other.map_err(|error| self.failure(error)),
+        }
+    }
+
+    async fn attempt<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        call: &Cmd,
+    ) -> RedisResult<(T, bool)> {
+        let mut connection = self.connection()?;
+        let mut pipeline = redis::pipe();
+        pipeline.add_command(call.clone());
+        let Acks { replicas, timeout } = self.acks;
+        if replicas > 0 {
+            let millis = u64::try_from(timeout.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            pipeline.cmd("WAIT").arg(replicas).arg(millis);
+        }
+        let values: Vec<Value> = match pipeline.query_async(&mut connection).await {
+            Err(error) if error.kind() == redis::ErrorKind::Server(ServerErrorKind::NoScript) => {
+                script.prepare_invoke().load_async(&mut connection).await?;
+                pipeline.query_async(&mut connection).await?
+            }
+            other => other?,
+        };
+        let mut values = values.into_iter();
+        let answer = T::from_redis_value(values.next().unwrap_or(Value::Nil))?;
+        let acknowledged = match values.next() {
+            Some(count) => i64::from_redis_value(count)? >= i64::from(replicas),
+            None => true,
+        };
+        Ok((answer, acknowledged))
+    }
+
+    /// A Redis error as the store's: a TLS store's failure to connect (a certificate not
+    /// trusted, a handshake refused) says it was TLS.
+    fn failure(&self, error: RedisError) -> StoreError {
+        if self.tls && error.is_io_error() && !error.is_connection_refusal() {
+            return StoreError::new(TlsFailure(error));
+        }
+        StoreError::new(error)
+    }
+}
+
+/// A script's call: `EVALSHA` with its keys; the caller adds the arguments.
+pub(crate) fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+    let mut call = redis::cmd("EVALSHA");
+    call.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    call
+}
+
+/// A write the replicas did not acknowledge in time: as unsafe as none, since a failover
+/// could lose it.
+#[derive(Debug)]
+pub(crate) struct NotAcknowledged(pub(crate) Acks);
+
+impl fmt::Display for NotAcknowledged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fewer than {} replica(s) acknowledged the write within {:?}",
+            self.0.replicas, self.0.timeout
+        )
+    }
+}
+
+impl std::error::Error for NotAcknowledged {}
