@@ -66,6 +66,8 @@ mod redact;
 mod redis_connection;
 #[cfg(feature = "redis")]
 mod redis_scripts;
+#[cfg(feature = "redis-sentinel")]
+mod redis_sentinel;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "redis")]
@@ -97,6 +99,8 @@ pub use fintecture_macros::api;
 pub use http;
 pub use memory_store::MemoryTokenStore;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
+#[cfg(feature = "redis-sentinel")]
+pub use redis_sentinel::RedisSentinel;
 #[cfg(feature = "redis")]
 pub use redis_store::RedisTokenStore;
 #[cfg(feature = "redis")]

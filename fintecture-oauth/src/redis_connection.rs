@@ -2,6 +2,8 @@
 //! the URL was demoted (`READONLY`), its TLS failures named as such, and each write waited
 //! for by the replicas the store was told to count on (`WAIT`, in the same round trip).
 
+#[cfg(feature = "redis-sentinel")]
+use crate::redis_sentinel::RedisSentinel;
 use crate::redis_tls::{TlsFailure, install_crypto_provider};
 use crate::token_store::StoreError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -21,10 +23,20 @@ pub(crate) struct Acks {
     pub(crate) timeout: Duration,
 }
 
+/// Where the store connects.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// One URL (a node, or a managed service's primary endpoint).
+    Node(Box<redis::Client>),
+    /// The primary the sentinels name.
+    #[cfg(feature = "redis-sentinel")]
+    Sentinel(Arc<RedisSentinel>),
+}
+
 /// One connection to Redis, shared by every clone of the store.
 #[derive(Clone)]
 pub(crate) struct RedisConnection {
-    client: redis::Client,
+    target: Target,
     /// Made on first use and again after a `READONLY` answer: a node behind the URL was
     /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
     connection: Arc<Mutex<Option<ConnectionManager>>>,
@@ -34,47 +46,83 @@ pub(crate) struct RedisConnection {
 }
 
 impl RedisConnection {
-    pub(crate) fn new(client: redis::Client) -> Self {
-        let tls = matches!(
-            client.get_connection_info().addr(),
-            redis::ConnectionAddr::TcpTls { .. }
-        );
+    pub(crate) fn new(target: Target, tls: bool) -> Self {
         if tls {
             install_crypto_provider();
         }
         RedisConnection {
-            client,
+            target,
             connection: Arc::new(Mutex::new(None)),
             tls,
             acks: Acks::default(),
         }
     }
 
-    /// The shared connection, made on first use (it connects lazily).
-    fn connection(&self) -> RedisResult<ConnectionManager> {
-        let mut connection = self
+    /// The shared connection, made on first use (to a node, it connects lazily; through
+    /// Sentinel, once the sentinels named the primary).
+    async fn connection(&self) -> RedisResult<ConnectionManager> {
+        if let Some(connection) = &*self
             .connection
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(connection) = &*connection {
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             return Ok(connection.clone());
         }
+        let client = match &self.target {
+            Target::Node(client) => (**client).clone(),
+            #[cfg(feature = "redis-sentinel")]
+            Target::Sentinel(sentinel) => sentinel.primary().await?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(REDIS_TIMEOUT);
-        let made = ConnectionManager::new_lazy_with_config(self.client.clone(), config)?;
-        Ok(connection.insert(made).clone())
+        let made = ConnectionManager::new_lazy_with_config(client, config)?;
+        let mut connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(connection.get_or_insert(made).clone())
+    }
+
+    /// Forgets the connection: the next call makes a new one (asking the sentinels again).
+    fn forget(&self) {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+
+    /// Whether a failure means the connection leads to the wrong place now: a demoted
+    /// node (`READONLY`); through Sentinel, also a node that cannot be reached (a failover
+    /// may have moved the primary).
+    fn misdirected(&self, error: &RedisError) -> bool {
+        match &self.target {
+            Target::Node(_) => error.code() == Some("READONLY"),
+            #[cfg(feature = "redis-sentinel")]
+            Target::Sentinel(_) => {
+                error.code() == Some("READONLY")
+                    || error.is_io_error()
+                    || error.is_connection_refusal()
+                    || error.is_timeout()
+                    || error.is_connection_dropped()
+            }
+        }
     }
 
     /// Runs a read-only command.
     pub(crate) async fn read<T: FromRedisValue>(&self, command: &Cmd) -> Result<T, StoreError> {
-        let mut connection = self.connection().map_err(|error| self.failure(error))?;
-        command
-            .query_async(&mut connection)
+        let mut connection = self
+            .connection()
             .await
-            .map_err(|error| self.failure(error))
+            .map_err(|error| self.failure(error))?;
+        command.query_async(&mut connection).await.map_err(|error| {
+            if self.misdirected(&error) {
+                self.forget();
+            }
+            self.failure(error)
+        })
     }
 
     /// Runs a script's `call` (see [`evalsha`]); when the script wrote and replicas must
@@ -83,21 +131,22 @@ impl RedisConnection {
     ///
     /// A node that answers `READONLY` was demoted: the connection is dropped and the call
     /// made once more on a new one, which reaches the new primary when the URL's name
-    /// follows it (the primary endpoint of a managed service).
+    /// follows it (the primary endpoint of a managed service), or, through Sentinel, where
+    /// the sentinels say it is now.
     pub(crate) async fn run<T: FromRedisValue>(
         &self,
         script: &Script,
         call: &Cmd,
     ) -> Result<(T, bool), StoreError> {
         match self.attempt(script, call).await {
-            Err(error) if error.code() == Some("READONLY") => {
-                self.connection
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
-                self.attempt(script, call)
-                    .await
-                    .map_err(|error| self.failure(error))
+            Err(error) if self.misdirected(&error) => {
+                self.forget();
+                self.attempt(script, call).await.map_err(|error| {
+                    if self.misdirected(&error) {
+                        self.forget();
+                    }
+                    self.failure(error)
+                })
             }
             other => other.map_err(|error| self.failure(error)),
         }
@@ -108,7 +157,7 @@ impl RedisConnection {
         script: &Script,
         call: &Cmd,
     ) -> RedisResult<(T, bool)> {
-        let mut connection = self.connection()?;
+        let mut connection = self.connection().await?;
         let mut pipeline = redis::pipe();
         pipeline.add_command(call.clone());
         let Acks { replicas, timeout } = self.acks;

@@ -10,8 +10,10 @@
 //! environment's base URL, the app id, and the scope or customer id.
 
 use crate::at_rest::{AtRest, epoch_millis};
-use crate::redis_connection::{Acks, NotAcknowledged, RedisConnection, evalsha};
+use crate::redis_connection::{Acks, NotAcknowledged, RedisConnection, Target, evalsha};
 use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
+#[cfg(feature = "redis-sentinel")]
+use crate::redis_sentinel::RedisSentinel;
 use crate::redis_tls::{RedisTls, is_tls};
 use crate::token_store::{
     Grant, GrantKey, Lease, Locked, StoreError, StoreFuture, Swap, TokenRecord, TokenStore,
@@ -96,8 +98,35 @@ impl RedisTokenStore {
     }
 
     fn with_client(client: redis::Client, at_rest: AtRest) -> RedisTokenStore {
+        let tls = matches!(
+            client.get_connection_info().addr(),
+            redis::ConnectionAddr::TcpTls { .. }
+        );
+        RedisTokenStore::with_target(Target::Node(Box::new(client)), tls, at_rest)
+    }
+
+    /// A store on the primary the sentinels of `sentinel` name, asking them again after a
+    /// failover (feature `redis-sentinel`). It connects on first use, as
+    /// [`new`](Self::new) does.
+    ///
+    /// # Errors
+    /// None yet; fallible as the other constructors are, for settings checked later.
+    #[cfg(feature = "redis-sentinel")]
+    pub fn with_sentinel(
+        sentinel: RedisSentinel,
+        at_rest: AtRest,
+    ) -> Result<RedisTokenStore, StoreError> {
+        let tls = sentinel.is_tls();
+        Ok(RedisTokenStore::with_target(
+            Target::Sentinel(std::sync::Arc::new(sentinel)),
+            tls,
+            at_rest,
+        ))
+    }
+
+    fn with_target(target: Target, tls: bool, at_rest: AtRest) -> RedisTokenStore {
         RedisTokenStore {
-            connection: RedisConnection::new(client),
+            connection: RedisConnection::new(target, tls),
             prefix: "fintecture".into(),
             at_rest,
         }

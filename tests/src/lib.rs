@@ -263,6 +263,67 @@ impl RedisServer {
     }
 }
 
+/// A Redis Sentinel on 127.0.0.1 (`redis-server FILE --sentinel`), monitoring the primary
+/// on `primary_port` as `master` with a quorum of 2, declaring it down after 500 ms of
+/// silence. Stopped when dropped.
+pub struct SentinelServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl SentinelServer {
+    /// Starts one; panics when it cannot (see [`RedisServer::start`]).
+    pub fn start(master: &str, primary_port: u16) -> SentinelServer {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("fintecture-sentinel-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let config = dir.join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor {master} 127.0.0.1 {primary_port} 2\n\
+                 sentinel down-after-milliseconds {master} 500\n\
+                 sentinel failover-timeout {master} 3000\n\
+                 sentinel parallel-syncs {master} 1\n",
+                dir.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", config.display()));
+        let child = std::process::Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server --sentinel could not start: {e}"));
+        let sentinel = SentinelServer { child, port, dir };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sentinel did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        sentinel
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for SentinelServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A port free on 127.0.0.1 now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
