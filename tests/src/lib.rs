@@ -203,6 +203,17 @@ impl RedisServer {
             .expect("a server started with start_tls")
     }
 
+    /// Sends `signal` (`-STOP`, `-CONT`, ...) to the server process, if it runs.
+    pub fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let sent = std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap_or_else(|e| panic!("kill could not run: {e}"));
+            assert!(sent.success(), "kill {signal} failed");
+        }
+    }
+
     /// The port it listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -321,6 +332,79 @@ impl Drop for SentinelServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TCP relay on 127.0.0.1 to a port that can change: what the primary endpoint of a
+/// managed service is (a DNS name a failover moves; connections made before stay where they
+/// were), or a network link that can be cut.
+pub struct Relay {
+    port: u16,
+    target: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    /// The connections relayed so far, to cut.
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    /// Relays connections to 127.0.0.1:`target`.
+    pub async fn start(target: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("no loopback port: {e}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .port();
+        let relay = Relay {
+            port,
+            target: std::sync::Arc::new(std::sync::atomic::AtomicU16::new(target)),
+            links: std::sync::Arc::default(),
+        };
+        let (target, links) = (relay.target.clone(), relay.links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = target.load(std::sync::atomic::Ordering::SeqCst);
+                let link = tokio::spawn(async move {
+                    if upstream == 0 {
+                        return; // cut: the connection is closed at once
+                    }
+                    if let Ok(mut server) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                links
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(link.abort_handle());
+            }
+        });
+        relay
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// New connections go to 127.0.0.1:`target`; the ones made before stay where they are.
+    pub fn move_to(&self, target: u16) {
+        self.target
+            .store(target, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Cuts the link: every relayed connection is dropped, and new ones are closed at once.
+    pub fn cut(&self) {
+        self.move_to(0);
+        for link in self
+            .links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
+            link.abort();
+        }
     }
 }
 

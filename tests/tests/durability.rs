@@ -14,7 +14,7 @@ use fintecture_oauth::{
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tests::{CountingStore, RedisServer, Sample, jump};
+use tests::{CountingStore, RedisServer, Relay, Sample, jump};
 use tokio::time::Instant;
 
 const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
@@ -230,27 +230,6 @@ async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
     assert_eq!(emulator.requests_to("/oauth/refreshtoken").len(), 1);
 }
 
-/// A TCP relay on 127.0.0.1 to the Redis whose port `target` holds: what the primary
-/// endpoint of a managed service is (a DNS name a failover moves; connections made before
-/// stay where they were).
-async fn relay(target: Arc<std::sync::atomic::AtomicU16>) -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let upstream = target.load(std::sync::atomic::Ordering::SeqCst);
-            tokio::spawn(async move {
-                if let Ok(mut server) =
-                    tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                }
-            });
-        }
-    });
-    port
-}
-
 async fn command(redis: &RedisServer, args: &[&str]) -> redis::Value {
     let mut raw = redis::Client::open(redis.url())
         .unwrap()
@@ -287,10 +266,9 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
     let new = RedisServer::start(false);
     command(&new, &["REPLICAOF", "127.0.0.1", &old.port().to_string()]).await;
     synchronised(&new).await;
-    let target = Arc::new(std::sync::atomic::AtomicU16::new(old.port()));
-    let endpoint = relay(target.clone()).await;
+    let endpoint = Relay::start(old.port()).await;
     let store = RedisTokenStore::new(
-        &format!("redis://127.0.0.1:{endpoint}/"),
+        &format!("redis://127.0.0.1:{}/", endpoint.port()),
         AtRest::aes_256_gcm(&KEY).unwrap(),
     )
     .unwrap();
@@ -310,7 +288,7 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
     // A failover: the replica is promoted, the old primary demoted, the endpoint moved.
     command(&new, &["REPLICAOF", "NO", "ONE"]).await;
     command(&old, &["REPLICAOF", "127.0.0.1", &new.port().to_string()]).await;
-    target.store(new.port(), std::sync::atomic::Ordering::SeqCst);
+    endpoint.move_to(new.port());
     let started = Instant::now();
     let lease = store.lock(&key, Duration::from_secs(5)).await;
     let lease = lease.expect("the write went to the new primary").unwrap();

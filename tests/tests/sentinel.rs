@@ -5,11 +5,15 @@
 //! On a machine without `redis-server` these tests are ignored, with the reason
 //! (`tests/build.rs`); with `CI` set they run, and fail.
 
+use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{
-    AtRest, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenRecord, TokenStore,
+    AtRest, Client, Error, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenRecord,
+    TokenStore,
 };
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tests::{RedisServer, SentinelServer};
+use tests::{RedisServer, Relay, Sample, SentinelServer};
 use tokio::time::Instant;
 
 const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
@@ -41,23 +45,20 @@ async fn until(url: &str, args: &[&str], condition: impl Fn(&str) -> bool) {
     }
 }
 
-fn record(version: u64) -> TokenRecord {
-    TokenRecord::new(
-        format!("at-{version}").into(),
-        None,
-        SystemTime::now(),
-        SystemTime::now() + Duration::from_secs(3600),
-        version,
-    )
-}
-
-#[tokio::test]
-#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
-async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted() {
-    let mut primary = RedisServer::start(false);
+/// A primary, its replica, and three sentinels that know them and each other.
+async fn deployment() -> (
+    RedisServer,
+    RedisServer,
+    Relay,
+    Vec<SentinelServer>,
+    Vec<String>,
+) {
+    let primary = RedisServer::start(false);
     let replica = RedisServer::start(false);
-    let primary_port = primary.port().to_string();
-    command(&replica.url(), &["REPLICAOF", "127.0.0.1", &primary_port]).await;
+    // The replica reaches the primary through a relay: a link that can be cut.
+    let link = Relay::start(primary.port()).await;
+    let link_port = link.port().to_string();
+    command(&replica.url(), &["REPLICAOF", "127.0.0.1", &link_port]).await;
     until(&replica.url(), &["INFO", "replication"], |info| {
         info.contains("master_link_status:up")
     })
@@ -80,6 +81,23 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         })
         .await;
     }
+    (primary, replica, link, sentinels, urls)
+}
+
+fn record(version: u64) -> TokenRecord {
+    TokenRecord::new(
+        format!("at-{version}").into(),
+        None,
+        SystemTime::now(),
+        SystemTime::now() + Duration::from_secs(3600),
+        version,
+    )
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted() {
+    let (mut primary, replica, _link, sentinels, urls) = deployment().await;
     let store = RedisTokenStore::with_sentinel(
         RedisSentinel::new(MASTER, urls.clone()),
         AtRest::aes_256_gcm(&KEY).unwrap(),
@@ -139,5 +157,153 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
     assert_eq!(written, Swap::Written);
     let on_new = command(&replica.url(), &["HGET", &name, "version"]).await;
     assert_eq!(on_new, redis::Value::BulkString(b"2".to_vec()));
+    drop(sentinels);
+}
+
+/// Whether any error in `error`'s chain tells the customer to consent again.
+fn is_reauthorize(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Every customer on every client once: the ones served. Panics on a `Reauthorize`.
+async fn round(clients: &[Client], customers: &[String]) -> usize {
+    let calls: Vec<_> = customers
+        .iter()
+        .flat_map(|id| clients.iter().map(move |c| c.customer(id)))
+        .map(|client| {
+            tokio::spawn(async move {
+                let id = client.customer_id().unwrap().to_owned();
+                (id.clone(), client.customer_accounts(&id).await)
+            })
+        })
+        .collect();
+    let mut served = 0;
+    for call in calls {
+        match call.await.unwrap() {
+            (_, Ok(_)) => served += 1,
+            (id, Err(error)) => assert!(!is_reauthorize(&error), "{id}: {error:?}"),
+        }
+    }
+    served
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_failover_after_replication_was_cut_loses_no_consent() {
+    let (mut primary, replica, link, sentinels, urls) = deployment().await;
+    let emulator = Emulator::start_with(EmulatorConfig {
+        token_lifetime: Duration::from_secs(4),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    // Four clients, each with its own store, counting on the replica for every write.
+    let fleet = || -> Vec<Client> {
+        (0..4)
+            .map(|_| {
+                let store = RedisTokenStore::with_sentinel(
+                    RedisSentinel::new(MASTER, urls.clone()),
+                    AtRest::aes_256_gcm(&KEY).unwrap(),
+                )
+                .unwrap()
+                .with_replica_acks(1, Duration::from_millis(200));
+                Client::builder(emulator.environment())
+                    .credentials(emulator.credentials())
+                    .token_store(Arc::new(store))
+                    .token_lease(Duration::from_secs(2))
+                    .build()
+                    .unwrap()
+            })
+            .collect()
+    };
+    let clients = fleet();
+    let customers: Vec<String> = (0..20).map(|i| format!("customer-{i}")).collect();
+    for (i, id) in customers.iter().enumerate() {
+        let code = emulator.issue_code(id);
+        clients[i % 4]
+            .customer(id)
+            .authorize(code, None)
+            .await
+            .unwrap();
+    }
+    // Tokens are renewed every two seconds or so; a few seconds of that, replicated.
+    let everyone = customers.len() * clients.len();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        assert_eq!(round(&clients, &customers).await, everyone);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Replication cut, renewals go on (and are refused: no replica acknowledges them),
+    // then the primary dies mid-refresh and the replica is promoted.
+    link.cut();
+    let cut = Instant::now();
+    while cut.elapsed() < Duration::from_secs(2) {
+        round(&clients, &customers).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_flight = tokio::spawn({
+        let (clients, customers) = (clients.clone(), customers.clone());
+        async move { round(&clients, &customers).await }
+    });
+    primary.kill();
+    in_flight.await.unwrap();
+    until(
+        &urls[0],
+        &["SENTINEL", "get-master-addr-by-name", MASTER],
+        |answer| answer.contains(&replica.port().to_string()),
+    )
+    .await;
+    // The old primary comes back, and the sentinels make it the new primary's replica: the
+    // writes have a replica to wait for again.
+    primary.restart();
+    // A deploy: new processes, nothing in memory, everything from the new primary. Every
+    // customer is served again on every one.
+    drop(clients);
+    let clients = fleet();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while round(&clients, &customers).await < everyone {
+        assert!(
+            Instant::now() < deadline,
+            "not every customer is served again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // No refresh was refused, and each refresh token was sent once.
+    let refreshes = emulator.requests_to("/oauth/refreshtoken");
+    assert!(
+        refreshes
+            .iter()
+            .all(|r| r.status == Some(fintecture_oauth::http::StatusCode::OK))
+    );
+    let used: Vec<String> = refreshes
+        .iter()
+        .map(|r| r.form_field("refresh_token").unwrap())
+        .collect();
+    let distinct: HashSet<&String> = used.iter().collect();
+    assert_eq!(distinct.len(), used.len(), "a refresh token was sent twice");
+    // The clients write to the new primary.
+    let store = RedisTokenStore::new(&replica.url(), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap();
+    for id in &customers {
+        let key = GrantKey::new(
+            emulator.url().as_str().trim_end_matches('/'),
+            emulator.credentials().app_id(),
+            Grant::Customer {
+                customer_id: id.clone(),
+            },
+        );
+        let record = store.load(&key).await.unwrap().expect("on the new primary");
+        assert!(
+            record.version > 1,
+            "{id} renewed: version {}",
+            record.version
+        );
+    }
     drop(sentinels);
 }
