@@ -408,6 +408,69 @@ impl Relay {
     }
 }
 
+/// The AES-256-GCM key of the Redis tests' token records.
+pub const STORE_KEY: [u8; 32] = *b"an example key of 32 bytes, test";
+
+/// A Redis token store at `url`, its records encrypted with [`STORE_KEY`].
+pub fn redis_store(url: &str) -> fintecture_oauth::RedisTokenStore {
+    let at_rest = fintecture_oauth::AtRest::aes_256_gcm(&STORE_KEY).expect("a 32-byte key");
+    fintecture_oauth::RedisTokenStore::new(url, at_rest).unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// What the Redis at `url` answers to the command `args` (the tests' own commands).
+pub async fn redis_command(url: &str, args: &[&str]) -> redis::Value {
+    let client = redis::Client::open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let mut connection = client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    redis::cmd(args[0])
+        .arg(&args[1..])
+        .query_async(&mut connection)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Whether any error in `error`'s chain tells the customer to consent again.
+pub fn is_reauthorize(error: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// A wall clock the tests move by hand, shared by every client of a test.
+#[derive(Debug)]
+pub struct TestClock(std::sync::Mutex<SystemTime>);
+
+impl TestClock {
+    /// Starts at the real time.
+    pub fn new() -> std::sync::Arc<TestClock> {
+        std::sync::Arc::new(TestClock(std::sync::Mutex::new(SystemTime::now())))
+    }
+
+    /// Moves it forward.
+    pub fn advance(&self, by: Duration) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += by;
+    }
+}
+
+impl fintecture_oauth::Clock for TestClock {
+    fn now(&self) -> SystemTime {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A port free on 127.0.0.1 now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -8,29 +8,20 @@
 
 use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{
-    AtRest, Client, Clock, DEFAULT_TOKEN_LEASE, Error, Grant, GrantKey, RedisTokenStore, Swap,
-    TokenRecord, TokenStore,
+    AtRest, Client, DEFAULT_TOKEN_LEASE, Grant, GrantKey, RedisTokenStore, Swap, TokenRecord,
+    TokenStore,
 };
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tests::{CountingStore, RedisServer, Relay, Sample, jump};
+use tests::{
+    CountingStore, RedisServer, Relay, STORE_KEY, Sample, TestClock, is_reauthorize, jump,
+    redis_command, redis_store,
+};
 use tokio::time::Instant;
 
-const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
-
-/// The wall clock every replica shares, moved with tokio's clock.
-#[derive(Debug)]
-struct TestClock(Mutex<SystemTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
-
 fn store(redis: &RedisServer) -> RedisTokenStore {
-    RedisTokenStore::new(&redis.url(), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap()
+    redis_store(&redis.url())
 }
 
 fn replica(emulator: &Emulator, store: Arc<dyn TokenStore>, clock: &Arc<TestClock>) -> Client {
@@ -42,24 +33,12 @@ fn replica(emulator: &Emulator, store: Arc<dyn TokenStore>, clock: &Arc<TestCloc
         .unwrap()
 }
 
-/// Whether any error in `error`'s chain tells the customer to consent again.
-fn is_reauthorize(error: &Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
-}
-
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn a_redis_restart_while_refreshes_are_on_the_wire_loses_no_consent() {
     let mut redis = RedisServer::start(true);
     let emulator = Emulator::start().await.unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let clock = TestClock::new();
     let replicas: Vec<Client> = (0..4)
         .map(|_| replica(&emulator, Arc::new(store(&redis)), &clock))
         .collect();
@@ -75,7 +54,7 @@ async fn a_redis_restart_while_refreshes_are_on_the_wire_loses_no_consent() {
     let refreshes = "/oauth/refreshtoken";
     for round in 0..2 {
         // Every token expired; the token endpoint takes half a second to answer.
-        *clock.0.lock().unwrap() += Duration::from_secs(3600);
+        clock.advance(Duration::from_secs(3600));
         jump(Duration::from_secs(3600)).await;
         for _ in &customers {
             emulator.inject(refreshes, Fault::Delay(Duration::from_millis(500)));
@@ -205,14 +184,14 @@ async fn fences_never_go_backwards_when_the_counter_is_lost() {
 async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
     let redis = RedisServer::start(false);
     let emulator = Emulator::start().await.unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let clock = TestClock::new();
     let counted = Arc::new(CountingStore::new(store(&redis)));
     let first = replica(&emulator, counted.clone(), &clock).customer("alice");
     first
         .authorize(emulator.issue_code("alice"), None)
         .await
         .unwrap();
-    *clock.0.lock().unwrap() += Duration::from_secs(3600);
+    clock.advance(Duration::from_secs(3600));
     jump(Duration::from_secs(3600)).await;
     let before = counted.calls();
     first.customer_accounts("alice").await.unwrap();
@@ -231,16 +210,7 @@ async fn a_renewal_through_redis_takes_two_round_trips_and_a_saved_token_one() {
 }
 
 async fn command(redis: &RedisServer, args: &[&str]) -> redis::Value {
-    let mut raw = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    redis::cmd(args[0])
-        .arg(&args[1..])
-        .query_async(&mut raw)
-        .await
-        .unwrap()
+    redis_command(&redis.url(), args).await
 }
 
 /// Waits until `replica` has synchronised with its primary.
@@ -269,7 +239,7 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
     let endpoint = Relay::start(old.port()).await;
     let store = RedisTokenStore::new(
         &format!("redis://127.0.0.1:{}/", endpoint.port()),
-        AtRest::aes_256_gcm(&KEY).unwrap(),
+        AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
     )
     .unwrap();
     let key = GrantKey::new(
@@ -349,10 +319,10 @@ async fn the_store_works_with_the_least_privilege_acl() {
         "redis://fintecture:a-long-password@127.0.0.1:{}/",
         redis.port()
     );
-    let store = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&KEY).unwrap()).unwrap();
+    let store = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&STORE_KEY).unwrap()).unwrap();
     tests::store_contract(&store).await;
     // And no more: another prefix is refused.
-    let elsewhere = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&KEY).unwrap())
+    let elsewhere = RedisTokenStore::new(&url, AtRest::aes_256_gcm(&STORE_KEY).unwrap())
         .unwrap()
         .with_prefix("other");
     let key = GrantKey::new(

@@ -9,34 +9,22 @@
 
 use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{
-    AtRest, Client, Clock, Error, Grant, GrantKey, RedisTokenStore, Scope, Swap, TokenStore,
+    AtRest, Client, Error, Grant, GrantKey, RedisTokenStore, Scope, Swap, TokenStore,
 };
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
-use tests::{HookedStore, RedisServer, Sample, jump};
-
-const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
-
-/// The wall clock every replica shares, moved with tokio's clock.
-#[derive(Debug)]
-struct TestClock(Mutex<SystemTime>);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        *self.0.lock().unwrap()
-    }
-}
+use std::sync::Arc;
+use std::time::Duration;
+use tests::{HookedStore, RedisServer, STORE_KEY, Sample, TestClock, jump, redis_store};
 
 /// Moves both clocks: the replicas' wall clock and tokio's (the emulator's tokens expire by
 /// tokio's).
 async fn pass(clock: &TestClock, by: Duration) {
-    *clock.0.lock().unwrap() += by;
+    clock.advance(by);
     jump(by).await;
 }
 
 fn store(redis: &RedisServer) -> RedisTokenStore {
-    RedisTokenStore::new(&redis.url(), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap()
+    redis_store(&redis.url())
 }
 
 /// A replica: its own store connection, token manager and connection pool.
@@ -59,7 +47,7 @@ struct Fleet {
 async fn fleet(replicas: usize, aof: bool) -> Fleet {
     let redis = RedisServer::start(aof);
     let emulator = Emulator::start().await.unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(SystemTime::now())));
+    let clock = TestClock::new();
     let replicas = (0..replicas)
         .map(|_| replica(&emulator, Arc::new(store(&redis)), &clock))
         .collect();
@@ -404,11 +392,14 @@ fn a_store_is_made_without_a_runtime_and_a_bad_url_is_an_error() {
     assert!(store.is_ok(), "no connection, no runtime needed yet");
     let error = RedisTokenStore::new("not a url", AtRest::Plaintext).unwrap_err();
     assert!(std::error::Error::source(&error).is_some(), "{error}");
-    let debug = format!("{:?}", AtRest::aes_256_gcm(&KEY).unwrap());
+    let debug = format!("{:?}", AtRest::aes_256_gcm(&STORE_KEY).unwrap());
     assert_eq!(debug, "Encrypted([REDACTED])");
-    let store = RedisTokenStore::new("redis://127.0.0.1:1/", AtRest::aes_256_gcm(&KEY).unwrap())
-        .unwrap()
-        .with_prefix("service-a");
+    let store = RedisTokenStore::new(
+        "redis://127.0.0.1:1/",
+        AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
+    )
+    .unwrap()
+    .with_prefix("service-a");
     let debug = format!("{store:?}");
     assert!(
         debug.contains("service-a") && debug.contains("Encrypted([REDACTED])"),

@@ -11,9 +11,8 @@
 use fintecture_oauth::{
     AtRest, ExposeSecret as _, Grant, GrantKey, RedisTls, RedisTokenStore, SecretString, TokenStore,
 };
-use tests::{RedisServer, store_contract, with_causes};
+use tests::{RedisServer, STORE_KEY, store_contract, with_causes};
 
-const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
 const CA: &[u8] = include_bytes!("../keys/redis-ca-test-only.crt");
 const OTHER_CA: &[u8] = include_bytes!("../keys/other-ca-test-only.crt");
 const CLIENT_CERTIFICATE: &[u8] = include_bytes!("../keys/redis-client-test-only.crt");
@@ -24,7 +23,7 @@ fn url(redis: &RedisServer) -> String {
 }
 
 fn at_rest() -> AtRest {
-    AtRest::aes_256_gcm(&KEY).unwrap()
+    AtRest::aes_256_gcm(&STORE_KEY).unwrap()
 }
 
 fn key() -> GrantKey {

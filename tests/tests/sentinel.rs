@@ -7,36 +7,24 @@
 
 use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{
-    AtRest, Client, Error, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenRecord,
-    TokenStore,
+    AtRest, Client, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenRecord, TokenStore,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tests::{RedisServer, Relay, Sample, SentinelServer};
+use tests::{
+    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, is_reauthorize, redis_command,
+    redis_store,
+};
 use tokio::time::Instant;
 
-const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
 const MASTER: &str = "fintecture-test";
-
-async fn command(url: &str, args: &[&str]) -> redis::Value {
-    let mut raw = redis::Client::open(url)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    redis::cmd(args[0])
-        .arg(&args[1..])
-        .query_async(&mut raw)
-        .await
-        .unwrap()
-}
 
 /// Waits (at most 30 s) until `condition` holds of what `url` answers to `args`.
 async fn until(url: &str, args: &[&str], condition: impl Fn(&str) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let answer = format!("{:?}", command(url, args).await);
+        let answer = format!("{:?}", redis_command(url, args).await);
         if condition(&answer) {
             return;
         }
@@ -58,7 +46,7 @@ async fn deployment() -> (
     // The replica reaches the primary through a relay: a link that can be cut.
     let link = Relay::start(primary.port()).await;
     let link_port = link.port().to_string();
-    command(&replica.url(), &["REPLICAOF", "127.0.0.1", &link_port]).await;
+    redis_command(&replica.url(), &["REPLICAOF", "127.0.0.1", &link_port]).await;
     until(&replica.url(), &["INFO", "replication"], |info| {
         info.contains("master_link_status:up")
     })
@@ -100,7 +88,7 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
     let (mut primary, replica, _link, sentinels, urls) = deployment().await;
     let store = RedisTokenStore::with_sentinel(
         RedisSentinel::new(MASTER, urls.clone()),
-        AtRest::aes_256_gcm(&KEY).unwrap(),
+        AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
     )
     .unwrap();
     let key = GrantKey::new(
@@ -155,21 +143,9 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         .await
         .unwrap();
     assert_eq!(written, Swap::Written);
-    let on_new = command(&replica.url(), &["HGET", &name, "version"]).await;
+    let on_new = redis_command(&replica.url(), &["HGET", &name, "version"]).await;
     assert_eq!(on_new, redis::Value::BulkString(b"2".to_vec()));
     drop(sentinels);
-}
-
-/// Whether any error in `error`'s chain tells the customer to consent again.
-fn is_reauthorize(error: &Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
 }
 
 /// Every customer on every client once: the ones served. Panics on a `Reauthorize`.
@@ -210,7 +186,7 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
             .map(|_| {
                 let store = RedisTokenStore::with_sentinel(
                     RedisSentinel::new(MASTER, urls.clone()),
-                    AtRest::aes_256_gcm(&KEY).unwrap(),
+                    AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
                 )
                 .unwrap()
                 .with_replica_acks(1, Duration::from_millis(200));
@@ -289,7 +265,7 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
     let distinct: HashSet<&String> = used.iter().collect();
     assert_eq!(distinct.len(), used.len(), "a refresh token was sent twice");
     // The clients write to the new primary.
-    let store = RedisTokenStore::new(&replica.url(), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap();
+    let store = redis_store(&replica.url());
     for id in &customers {
         let key = GrantKey::new(
             emulator.url().as_str().trim_end_matches('/'),

@@ -8,23 +8,18 @@
 //! - `call CUSTOMER` (the customer's accounts) → `ok`, `reauthorize` (the customer must
 //!   consent again) or `error MESSAGE`.
 
-use fintecture_oauth::{
-    AtRest, AuthorizationCode, Client, Credentials, Environment, Error, RedisTokenStore,
-};
+use fintecture_oauth::{AuthorizationCode, Client, Credentials, Environment, Error};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use tests::Sample;
-
-const KEY: [u8; 32] = *b"an example key of 32 bytes, test";
 
 fn setting(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set"))
 }
 
 fn client() -> Client {
-    let store =
-        RedisTokenStore::new(&setting("REDIS_URL"), AtRest::aes_256_gcm(&KEY).unwrap()).unwrap();
+    let store = tests::redis_store(&setting("REDIS_URL"));
     let lease = Duration::from_millis(setting("LEASE_MS").parse().unwrap());
     Client::builder(Environment::Custom(
         setting("EMULATOR_URL").parse().unwrap(),
@@ -36,22 +31,10 @@ fn client() -> Client {
     .unwrap()
 }
 
-/// Whether the customer must consent again, whatever error carries it.
-fn is_reauthorize(error: &Error) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if let Some(Error::Reauthorize { .. }) = current.downcast_ref::<Error>() {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
-}
-
 fn answer<T>(result: Result<T, Error>) -> String {
     match result {
         Ok(_) => "ok".into(),
-        Err(error) if is_reauthorize(&error) => "reauthorize".into(),
+        Err(error) if tests::is_reauthorize(&error) => "reauthorize".into(),
         Err(error) => format!("error {}", tests::with_causes(&error).replace('\n', " ")),
     }
 }
