@@ -443,6 +443,32 @@ pub fn is_reauthorize(error: &Error) -> bool {
     false
 }
 
+/// A replica of a service on `emulator`: its own token manager and connection pool, the
+/// shared `store`, and the wall clock `clock`.
+pub fn replica(
+    emulator: &fintecture_emulator::Emulator,
+    store: std::sync::Arc<dyn TokenStore>,
+    clock: &std::sync::Arc<TestClock>,
+) -> Client {
+    Client::builder(emulator.environment())
+        .credentials(emulator.credentials())
+        .token_store(store)
+        .clock(clock.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The key of a customer's grant of the app `app` at `https://api.example`.
+pub fn example_customer_key(customer_id: &str) -> GrantKey {
+    GrantKey::new(
+        "https://api.example",
+        "app",
+        fintecture_oauth::Grant::Customer {
+            customer_id: customer_id.into(),
+        },
+    )
+}
+
 /// A wall clock the tests move by hand, shared by every client of a test.
 #[derive(Debug)]
 pub struct TestClock(std::sync::Mutex<SystemTime>);

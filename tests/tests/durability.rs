@@ -15,22 +15,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tests::{
-    CountingStore, RedisServer, Relay, STORE_KEY, Sample, TestClock, is_reauthorize, jump,
-    redis_command, redis_store,
+    CountingStore, RedisServer, Relay, STORE_KEY, Sample, TestClock, example_customer_key,
+    is_reauthorize, jump, redis_command, redis_store, replica,
 };
 use tokio::time::Instant;
 
 fn store(redis: &RedisServer) -> RedisTokenStore {
     redis_store(&redis.url())
-}
-
-fn replica(emulator: &Emulator, store: Arc<dyn TokenStore>, clock: &Arc<TestClock>) -> Client {
-    Client::builder(emulator.environment())
-        .credentials(emulator.credentials())
-        .token_store(store)
-        .clock(clock.clone())
-        .build()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -119,13 +110,7 @@ async fn a_redis_restart_while_refreshes_are_on_the_wire_loses_no_consent() {
 async fn fences_never_go_backwards_when_the_counter_is_lost() {
     let redis = RedisServer::start(false);
     let store = store(&redis);
-    let key = GrantKey::new(
-        "https://api.example",
-        "app",
-        Grant::Customer {
-            customer_id: "alice".into(),
-        },
-    );
+    let key = example_customer_key("alice");
     let name = store.key_name(&key);
     let mut raw = redis::Client::open(redis.url())
         .unwrap()
@@ -242,13 +227,7 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
         AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
     )
     .unwrap();
-    let key = GrantKey::new(
-        "https://api.example",
-        "app",
-        Grant::Customer {
-            customer_id: "alice".into(),
-        },
-    );
+    let key = example_customer_key("alice");
     let lease = store
         .lock(&key, Duration::from_secs(5))
         .await
@@ -347,13 +326,7 @@ async fn leases_and_writes_wait_for_the_replicas_and_fail_without_them() {
     .await;
     synchronised(&replica).await;
     let acked = store(&primary).with_replica_acks(1, Duration::from_millis(200));
-    let key = GrantKey::new(
-        "https://api.example",
-        "app",
-        Grant::Customer {
-            customer_id: "alice".into(),
-        },
-    );
+    let key = example_customer_key("alice");
     let record = |version| {
         TokenRecord::new(
             "at".to_owned().into(),

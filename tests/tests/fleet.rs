@@ -14,7 +14,7 @@ use fintecture_oauth::{
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tests::{HookedStore, RedisServer, STORE_KEY, Sample, TestClock, jump, redis_store};
+use tests::{HookedStore, RedisServer, STORE_KEY, Sample, TestClock, jump, redis_store, replica};
 
 /// Moves both clocks: the replicas' wall clock and tokio's (the emulator's tokens expire by
 /// tokio's).
@@ -25,16 +25,6 @@ async fn pass(clock: &TestClock, by: Duration) {
 
 fn store(redis: &RedisServer) -> RedisTokenStore {
     redis_store(&redis.url())
-}
-
-/// A replica: its own store connection, token manager and connection pool.
-fn replica(emulator: &Emulator, store: Arc<dyn TokenStore>, clock: &Arc<TestClock>) -> Client {
-    Client::builder(emulator.environment())
-        .credentials(emulator.credentials())
-        .token_store(store)
-        .clock(clock.clone())
-        .build()
-        .unwrap()
 }
 
 struct Fleet {

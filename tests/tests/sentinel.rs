@@ -13,8 +13,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tests::{
-    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, is_reauthorize, redis_command,
-    redis_store,
+    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, example_customer_key, is_reauthorize,
+    redis_command, redis_store,
 };
 use tokio::time::Instant;
 
@@ -91,13 +91,7 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         AtRest::aes_256_gcm(&STORE_KEY).unwrap(),
     )
     .unwrap();
-    let key = GrantKey::new(
-        "https://api.example",
-        "app",
-        Grant::Customer {
-            customer_id: "alice".into(),
-        },
-    );
+    let key = example_customer_key("alice");
     let lease = store
         .lock(&key, Duration::from_secs(5))
         .await
