@@ -5,6 +5,7 @@ use crate::client::{Client, Inner};
 use crate::clock::{Clock, SystemClock};
 use crate::environment::Environment;
 use crate::error::Error;
+use crate::http_tls;
 use crate::request_builder::{ClientAuth, RequestBase};
 use crate::retry::RetryPolicy;
 use crate::scope::Scope;
@@ -242,11 +243,13 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
+            None => http_tls::with_tls(
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(self.connect_timeout),
+            )?
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?,
         };
         let mut default_headers = HeaderMap::with_capacity(2);
         default_headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));

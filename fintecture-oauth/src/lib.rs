@@ -59,6 +59,7 @@ mod decode;
 mod encode;
 mod environment;
 mod error;
+mod http_tls;
 mod memory_store;
 mod oauth;
 mod redact;

@@ -46,16 +46,24 @@ pub(crate) struct RedisConnection {
 }
 
 impl RedisConnection {
-    pub(crate) fn new(target: Target, tls: bool) -> Self {
-        if tls {
-            install_crypto_provider();
+    /// A connection to `target`, made on first use.
+    ///
+    /// # Errors
+    /// Over TLS, when no rustls crypto provider can be had: the crate was built without
+    /// `rustls` or `rustls-ring`, and the program installed none.
+    pub(crate) fn new(target: Target, tls: bool) -> Result<Self, StoreError> {
+        if tls && !install_crypto_provider() {
+            return Err(StoreError::new(
+                "TLS to Redis needs the `rustls` or `rustls-ring` feature, or a rustls crypto \
+                 provider installed by the program",
+            ));
         }
-        RedisConnection {
+        Ok(RedisConnection {
             target,
             connection: Arc::new(Mutex::new(None)),
             tls,
             acks: Acks::default(),
-        }
+        })
     }
 
     /// The shared connection, made on first use (to a node, it connects lazily; through

@@ -48,7 +48,7 @@ impl RedisTokenStore {
     /// When the URL is not a Redis URL.
     pub fn new(url: &str, at_rest: AtRest) -> Result<RedisTokenStore, StoreError> {
         let client = redis::Client::open(url).map_err(StoreError::new)?;
-        Ok(RedisTokenStore::with_client(client, at_rest))
+        RedisTokenStore::with_client(client, at_rest)
     }
 
     /// Runs a write script: its answer, or an error when the replicas the store counts on
@@ -94,10 +94,10 @@ impl RedisTokenStore {
         }
         let client =
             redis::Client::build_with_tls(url, tls.certificates()).map_err(StoreError::new)?;
-        Ok(RedisTokenStore::with_client(client, at_rest))
+        RedisTokenStore::with_client(client, at_rest)
     }
 
-    fn with_client(client: redis::Client, at_rest: AtRest) -> RedisTokenStore {
+    fn with_client(client: redis::Client, at_rest: AtRest) -> Result<RedisTokenStore, StoreError> {
         let tls = matches!(
             client.get_connection_info().addr(),
             redis::ConnectionAddr::TcpTls { .. }
@@ -110,26 +110,30 @@ impl RedisTokenStore {
     /// [`new`](Self::new) does.
     ///
     /// # Errors
-    /// None yet; fallible as the other constructors are, for settings checked later.
+    /// When the nodes are reached over TLS and no rustls crypto provider can be had.
     #[cfg(feature = "redis-sentinel")]
     pub fn with_sentinel(
         sentinel: RedisSentinel,
         at_rest: AtRest,
     ) -> Result<RedisTokenStore, StoreError> {
         let tls = sentinel.is_tls();
-        Ok(RedisTokenStore::with_target(
+        RedisTokenStore::with_target(
             Target::Sentinel(std::sync::Arc::new(sentinel)),
             tls,
             at_rest,
-        ))
+        )
     }
 
-    fn with_target(target: Target, tls: bool, at_rest: AtRest) -> RedisTokenStore {
-        RedisTokenStore {
-            connection: RedisConnection::new(target, tls),
+    fn with_target(
+        target: Target,
+        tls: bool,
+        at_rest: AtRest,
+    ) -> Result<RedisTokenStore, StoreError> {
+        Ok(RedisTokenStore {
+            connection: RedisConnection::new(target, tls)?,
             prefix: "fintecture".into(),
             at_rest,
-        }
+        })
     }
 
     /// Puts the keys under another prefix (one per service or test, say).

@@ -75,11 +75,24 @@ pub(crate) fn is_tls(url: &str) -> bool {
 
 /// redis-rs builds its TLS configuration with rustls' process-wide crypto provider, and
 /// rustls panics when it has to guess one (a program whose crates enable both `ring` and
-/// `aws-lc-rs`): aws-lc-rs (which reqwest's TLS already builds) is installed unless the
-/// program installed one itself.
-pub(crate) fn install_crypto_provider() {
-    // An error means a provider is installed already: the program's choice stands.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+/// `aws-lc-rs`): the provider of the crate's TLS feature (aws-lc-rs with `rustls`, which
+/// reqwest's TLS already builds; ring with `rustls-ring`) is installed unless the program
+/// installed one itself. Whether a provider is there for `rediss://`.
+pub(crate) fn install_crypto_provider() -> bool {
+    #[cfg(feature = "rustls")]
+    let provider = Some(rustls::crypto::aws_lc_rs::default_provider());
+    #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+    let provider = Some(rustls::crypto::ring::default_provider());
+    #[cfg(not(any(feature = "rustls", feature = "rustls-ring")))]
+    let provider: Option<rustls::crypto::CryptoProvider> = None;
+    match provider {
+        // An error means a provider is installed already: the program's choice stands.
+        Some(provider) => {
+            let _ = provider.install_default();
+            true
+        }
+        None => rustls::crypto::CryptoProvider::get_default().is_some(),
+    }
 }
 
 /// A connection over TLS that failed: a certificate not trusted, a handshake refused.
