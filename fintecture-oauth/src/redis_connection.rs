@@ -134,9 +134,9 @@ impl RedisConnection {
     }
 
     /// Runs a script's `call` (see [`evalsha`]); when replicas must acknowledge writes,
-    /// with `WAIT` in the same round trip (a script that wrote nothing is acknowledged at
-    /// once). The script's answer, and whether the replicas acknowledged everything written
-    /// so far (always, when none are counted on).
+    /// with `WAIT` in the same round trip. The script's answer, and whether the replicas
+    /// acknowledged everything this connection wrote so far (always, when none are counted
+    /// on).
     ///
     /// A node that answers `READONLY` was demoted: the connection is dropped and the call
     /// made once more on a new one, which reaches the new primary when the URL's name
