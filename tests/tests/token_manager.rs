@@ -4,7 +4,7 @@
 
 use fintecture_oauth::{
     AuthorizationCode, Client, ClientBuilder, Clock, Credentials, Environment, Error, Grant,
-    GrantKey, MemoryTokenStore, RefreshWindow, Scope, TokenStore,
+    GrantKey, MemoryTokenStore, RefreshToken, RefreshWindow, Scope, Swap, TokenRecord, TokenStore,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -838,6 +838,60 @@ async fn with_a_store_a_dead_grant_is_forgotten_there_too_and_not_retried() {
     assert!(
         store.is_empty(),
         "the store still held the refresh token that was used"
+    );
+}
+
+#[tokio::test]
+async fn with_a_store_an_invalid_grant_waits_for_the_rotation_on_its_way() {
+    let store = Arc::new(MemoryTokenStore::default());
+    let (server, client) = authorized_with_a_dead_refresh_token_in(Some(store.clone())).await;
+    jump(Duration::from_secs(3600)).await;
+    let key = GrantKey::new(
+        server.uri(),
+        "app",
+        Grant::Customer {
+            customer_id: "customer-1".into(),
+        },
+    );
+    // Another replica's rotation of the refresh token this one is refused, landing in the
+    // store a third of a lease later (its client was waiting for the store).
+    let landing = tokio::spawn({
+        let store = store.clone();
+        async move {
+            tokio::time::sleep(SHORT_LEASE / 3).await;
+            let now = SystemTime::now();
+            let rotated = TokenRecord::new(
+                "rotated".to_owned().into(),
+                Some(RefreshToken::new("rt-2")),
+                now,
+                now + Duration::from_secs(3600),
+                2,
+            );
+            store.swap(&key, 1, &rotated, u64::MAX).await.unwrap()
+        }
+    });
+    let token = client.access_token(&Scope::Ais).await.unwrap();
+    assert_eq!(token.expose_secret(), "rotated", "the grant is not dead");
+    assert_eq!(landing.await.unwrap(), Swap::Written);
+}
+
+#[tokio::test]
+async fn with_a_store_a_customer_who_never_authorized_is_told_at_once() {
+    let server = MockServer::start().await;
+    let store = Arc::new(MemoryTokenStore::default());
+    let client = app(&server).token_store(store).build().unwrap();
+    let started = std::time::Instant::now();
+    let error = client
+        .customer("stranger")
+        .access_token(&Scope::Ais)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Reauthorize { .. }), "{error:?}");
+    // No refresh was refused: nothing could be on its way, and no lease is waited out.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
     );
 }
 
