@@ -876,6 +876,26 @@ async fn with_a_store_an_invalid_grant_waits_for_the_rotation_on_its_way() {
 }
 
 #[tokio::test]
+async fn a_renewal_that_fails_gives_its_lease_back_at_once() {
+    let store = Arc::new(MemoryTokenStore::default());
+    let unavailable = ResponseTemplate::new(503).set_body_string(r#"{"code":"unavailable"}"#);
+    let (server, client) = authorized_with_refresh_refused(unavailable, Some(store.clone())).await;
+    jump(Duration::from_secs(3600)).await;
+    let error = client.access_token(&Scope::Ais).await.unwrap_err();
+    assert!(!matches!(error, Error::Reauthorize { .. }), "{error:?}");
+    // Another client may try at once, rather than a lease later.
+    let key = GrantKey::new(
+        server.uri(),
+        "app",
+        Grant::Customer {
+            customer_id: "customer-1".into(),
+        },
+    );
+    let lease = store.lock(&key, Duration::from_secs(1)).await.unwrap();
+    assert!(lease.is_some(), "the failed renewal kept the grant's lease");
+}
+
+#[tokio::test]
 async fn with_a_store_a_customer_who_never_authorized_is_told_at_once() {
     let server = MockServer::start().await;
     let store = Arc::new(MemoryTokenStore::default());
