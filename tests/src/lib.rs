@@ -469,6 +469,18 @@ pub fn example_customer_key(customer_id: &str) -> GrantKey {
     )
 }
 
+/// A record of `version` with a token valid for an hour from now, and no refresh token.
+pub fn example_record(version: u64) -> TokenRecord {
+    let now = SystemTime::now();
+    TokenRecord::new(
+        format!("at-{version}").into(),
+        None,
+        now,
+        now + Duration::from_secs(3600),
+        version,
+    )
+}
+
 /// A wall clock the tests move by hand, shared by every client of a test.
 #[derive(Debug)]
 pub struct TestClock(std::sync::Mutex<SystemTime>);

@@ -8,15 +8,14 @@
 
 use fintecture_emulator::{Emulator, Fault};
 use fintecture_oauth::{
-    AtRest, Client, DEFAULT_TOKEN_LEASE, Grant, GrantKey, RedisTokenStore, Swap, TokenRecord,
-    TokenStore,
+    AtRest, Client, DEFAULT_TOKEN_LEASE, Grant, GrantKey, RedisTokenStore, Swap, TokenStore,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tests::{
     CountingStore, RedisServer, Relay, STORE_KEY, Sample, TestClock, example_customer_key,
-    is_reauthorize, jump, redis_command, redis_store, replica,
+    example_record, is_reauthorize, jump, redis_command, redis_store, replica,
 };
 use tokio::time::Instant;
 
@@ -117,13 +116,7 @@ async fn fences_never_go_backwards_when_the_counter_is_lost() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let record = TokenRecord::new(
-        "at".to_owned().into(),
-        None,
-        SystemTime::now(),
-        SystemTime::now() + Duration::from_secs(3600),
-        1,
-    );
+    let record = example_record(1);
     let lease_time = Duration::from_secs(5);
     let mut handed_out = Vec::new();
     let first = store.lock(&key, lease_time).await.unwrap().unwrap();
@@ -246,13 +239,7 @@ async fn a_demoted_primary_is_left_for_the_new_one_within_two_timeouts() {
         "{:?}",
         started.elapsed()
     );
-    let record = TokenRecord::new(
-        "at".to_owned().into(),
-        None,
-        SystemTime::now(),
-        SystemTime::now() + Duration::from_secs(3600),
-        1,
-    );
+    let record = example_record(1);
     let swapped = store
         .swap_and_unlock(&key, 0, &record, &lease)
         .await
@@ -327,15 +314,6 @@ async fn leases_and_writes_wait_for_the_replicas_and_fail_without_them() {
     synchronised(&replica).await;
     let acked = store(&primary).with_replica_acks(1, Duration::from_millis(200));
     let key = example_customer_key("alice");
-    let record = |version| {
-        TokenRecord::new(
-            "at".to_owned().into(),
-            None,
-            SystemTime::now(),
-            SystemTime::now() + Duration::from_secs(3600),
-            version,
-        )
-    };
     // Replicating: the lease and the write are acknowledged, in milliseconds.
     let started = Instant::now();
     let lease = acked
@@ -344,7 +322,7 @@ async fn leases_and_writes_wait_for_the_replicas_and_fail_without_them() {
         .unwrap()
         .unwrap();
     let swapped = acked
-        .swap_and_unlock(&key, 0, &record(1), &lease)
+        .swap_and_unlock(&key, 0, &example_record(1), &lease)
         .await
         .unwrap();
     assert_eq!(swapped, Swap::Written);
@@ -366,6 +344,6 @@ async fn leases_and_writes_wait_for_the_replicas_and_fail_without_them() {
     let lease = plain.lock(&key, Duration::from_secs(5)).await.unwrap();
     let lease = lease.expect("the unacknowledged lease was released");
     // A write nobody acknowledged is an error (it is written again until acknowledged).
-    let unacked = acked.swap(&key, 1, &record(2), lease.fence).await;
+    let unacked = acked.swap(&key, 1, &example_record(2), lease.fence).await;
     assert!(unacked.is_err(), "{unacked:?}");
 }

@@ -7,14 +7,14 @@
 
 use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{
-    AtRest, Client, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenRecord, TokenStore,
+    AtRest, Client, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenStore,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tests::{
-    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, example_customer_key, is_reauthorize,
-    redis_command, redis_store,
+    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, example_customer_key, example_record,
+    is_reauthorize, redis_command, redis_store,
 };
 use tokio::time::Instant;
 
@@ -72,16 +72,6 @@ async fn deployment() -> (
     (primary, replica, link, sentinels, urls)
 }
 
-fn record(version: u64) -> TokenRecord {
-    TokenRecord::new(
-        format!("at-{version}").into(),
-        None,
-        SystemTime::now(),
-        SystemTime::now() + Duration::from_secs(3600),
-        version,
-    )
-}
-
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted() {
@@ -98,7 +88,7 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         .unwrap()
         .unwrap();
     let written = store
-        .swap_and_unlock(&key, 0, &record(1), &lease)
+        .swap_and_unlock(&key, 0, &example_record(1), &lease)
         .await
         .unwrap();
     assert_eq!(written, Swap::Written);
@@ -133,7 +123,7 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         }
     };
     let written = store
-        .swap_and_unlock(&key, 1, &record(2), &lease)
+        .swap_and_unlock(&key, 1, &example_record(2), &lease)
         .await
         .unwrap();
     assert_eq!(written, Swap::Written);
