@@ -63,6 +63,8 @@ mod http_tls;
 mod memory_store;
 mod oauth;
 mod redact;
+#[cfg(feature = "redis-cluster")]
+mod redis_cluster;
 #[cfg(feature = "redis")]
 mod redis_connection;
 #[cfg(feature = "redis")]
@@ -100,6 +102,8 @@ pub use fintecture_macros::api;
 pub use http;
 pub use memory_store::MemoryTokenStore;
 pub use oauth::{AccessTokenGrant, OAuth, OAuthRequests, RefreshTokenGrant};
+#[cfg(feature = "redis-cluster")]
+pub use redis_cluster::RedisCluster;
 #[cfg(feature = "redis-sentinel")]
 pub use redis_sentinel::RedisSentinel;
 #[cfg(feature = "redis")]

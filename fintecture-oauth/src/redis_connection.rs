@@ -1,20 +1,24 @@
 //! The Redis store's connection: made on first use, left for a new one when the node behind
 //! the URL was demoted (`READONLY`), its TLS failures named as such, and each write waited
-//! for by the replicas the store was told to count on (`WAIT`, in the same round trip).
+//! for by the replicas the store was told to count on (`WAIT`, in the same round trip, on
+//! the same node: in a cluster, the one that owns the grant's slot).
 
 #[cfg(feature = "redis-sentinel")]
 use crate::redis_sentinel::RedisSentinel;
 use crate::redis_tls::{TlsFailure, install_crypto_provider};
 use crate::token_store::StoreError;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Script, ServerErrorKind, Value};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{
+    Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, RedisResult, Script, ServerErrorKind,
+    Value,
+};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long a Redis command may take before the store reports Redis unavailable (the
 /// token manager then goes on with the tokens it has).
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How many replicas must acknowledge a write, and how long to wait for them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,6 +35,50 @@ pub(crate) enum Target {
     /// The primary the sentinels name.
     #[cfg(feature = "redis-sentinel")]
     Sentinel(Arc<RedisSentinel>),
+    /// A Redis Cluster: each command goes to the node that owns its keys' slot.
+    #[cfg(feature = "redis-cluster")]
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+/// A connection made: to one node (reconnecting by itself), or to a cluster.
+#[derive(Clone)]
+enum Connected {
+    Node(ConnectionManager),
+    #[cfg(feature = "redis-cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl ConnectionLike for Connected {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connected::Node(connection) => connection.req_packed_command(cmd),
+            #[cfg(feature = "redis-cluster")]
+            Connected::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connected::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "redis-cluster")]
+            Connected::Cluster(connection) => {
+                connection.req_packed_commands(pipeline, offset, count)
+            }
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connected::Node(connection) => connection.get_db(),
+            #[cfg(feature = "redis-cluster")]
+            Connected::Cluster(connection) => connection.get_db(),
+        }
+    }
 }
 
 /// One connection to Redis, shared by every clone of the store.
@@ -39,7 +87,7 @@ pub(crate) struct RedisConnection {
     target: Target,
     /// Made on first use and again after a `READONLY` answer: a node behind the URL was
     /// demoted, and a new connection reaches the new primary (a DNS name that follows it).
-    connection: Arc<Mutex<Option<ConnectionManager>>>,
+    connection: Arc<Mutex<Option<Connected>>>,
     /// Whether it connects over TLS: its connection failures then say so.
     tls: bool,
     pub(crate) acks: Acks,
@@ -67,8 +115,9 @@ impl RedisConnection {
     }
 
     /// The shared connection, made on first use (to a node, it connects lazily; through
-    /// Sentinel, once the sentinels named the primary).
-    async fn connection(&self) -> RedisResult<ConnectionManager> {
+    /// Sentinel, once the sentinels named the primary; to a cluster, once a node told
+    /// which node owns which slots).
+    async fn connection(&self) -> RedisResult<Connected> {
         if let Some(connection) = &*self
             .connection
             .lock()
@@ -80,18 +129,28 @@ impl RedisConnection {
             Target::Node(client) => (**client).clone(),
             #[cfg(feature = "redis-sentinel")]
             Target::Sentinel(sentinel) => sentinel.primary().await?,
+            #[cfg(feature = "redis-cluster")]
+            Target::Cluster(cluster) => {
+                let made = Connected::Cluster(cluster.get_async_connection().await?);
+                return Ok(self.keep(made));
+            }
         };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(REDIS_TIMEOUT);
-        let made = ConnectionManager::new_lazy_with_config(client, config)?;
+        let made = Connected::Node(ConnectionManager::new_lazy_with_config(client, config)?);
+        Ok(self.keep(made))
+    }
+
+    /// Keeps `made` as the shared connection, unless another call made one first.
+    fn keep(&self, made: Connected) -> Connected {
         let mut connection = self
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Ok(connection.get_or_insert(made).clone())
+        connection.get_or_insert(made).clone()
     }
 
     /// Forgets the connection: the next call makes a new one (asking the sentinels again).
@@ -104,9 +163,11 @@ impl RedisConnection {
 
     /// Whether a failure means the connection leads to the wrong place now: a demoted
     /// node (`READONLY`); through Sentinel, also a node that cannot be reached (a failover
-    /// may have moved the primary).
+    /// may have moved the primary). A cluster connection finds the new primaries itself.
     fn misdirected(&self, error: &RedisError) -> bool {
         match &self.target {
+            #[cfg(feature = "redis-cluster")]
+            Target::Cluster(_) => false,
             Target::Node(_) => error.code() == Some("READONLY"),
             #[cfg(feature = "redis-sentinel")]
             Target::Sentinel(_) => {
@@ -174,6 +235,8 @@ impl RedisConnection {
             let millis = u64::try_from(timeout.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1);
+            // A cluster sends a pipeline where its first keyed command goes: this `WAIT`
+            // reaches the grant's own primary (alone, redis-rs would send it to them all).
             pipeline.cmd("WAIT").arg(replicas).arg(millis);
         }
         let values: Vec<Value> = match pipeline.query_async(&mut connection).await {

@@ -10,6 +10,8 @@
 //! environment's base URL, the app id, and the scope or customer id.
 
 use crate::at_rest::{AtRest, epoch_millis};
+#[cfg(feature = "redis-cluster")]
+use crate::redis_cluster::RedisCluster;
 use crate::redis_connection::{Acks, NotAcknowledged, RedisConnection, Target, evalsha};
 use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
 #[cfg(feature = "redis-sentinel")]
@@ -122,6 +124,24 @@ impl RedisTokenStore {
             tls,
             at_rest,
         )
+    }
+
+    /// A store on the Redis Cluster `cluster` (feature `redis-cluster`): each grant's keys
+    /// on one slot, each script and its `WAIT` on that slot's primary. It connects on first
+    /// use. With [`with_replica_acks`](Self::with_replica_acks), a write counts on the
+    /// replicas of the grant's own primary.
+    ///
+    /// # Errors
+    /// When a node URL does not parse, the node URLs mix `redis://` and `rediss://` or
+    /// carry different credentials, TLS settings come with `redis://` URLs, or TLS has no
+    /// rustls crypto provider.
+    #[cfg(feature = "redis-cluster")]
+    pub fn with_cluster(
+        cluster: RedisCluster,
+        at_rest: AtRest,
+    ) -> Result<RedisTokenStore, StoreError> {
+        let client = cluster.client(crate::redis_connection::REDIS_TIMEOUT)?;
+        RedisTokenStore::with_target(Target::Cluster(Box::new(client)), cluster.is_tls(), at_rest)
     }
 
     fn with_target(

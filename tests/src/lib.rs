@@ -4,6 +4,11 @@
 //!
 //! The tests themselves live in `tests/`; run them with `cargo test`.
 
+mod cluster;
+mod fleet;
+pub use cluster::ClusterServers;
+pub use fleet::{refresh_tokens, serve_round, until_answers};
+
 use fintecture_oauth::{
     Client, Credentials, Environment, Error, GrantKey, Lease, Locked, RawResponse, StoreFuture,
     Swap, TokenRecord, TokenStore, api,
@@ -147,8 +152,8 @@ pub struct RedisServer {
     port: u16,
     dir: std::path::PathBuf,
     aof: bool,
-    /// The arguments that make it serve TLS too, on a port of its own.
-    tls: Vec<String>,
+    /// Arguments beyond the port, directory and persistence: TLS, cluster mode.
+    args: Vec<String>,
 }
 
 impl RedisServer {
@@ -156,7 +161,10 @@ impl RedisServer {
     /// write synced) when `aof`. Panics when it cannot: the Redis tests are ignored on
     /// machines without `redis-server` (see `build.rs`), so here it must be there.
     pub fn start(aof: bool) -> RedisServer {
-        let port = free_port();
+        RedisServer::start_with(aof, free_port(), Vec::new())
+    }
+
+    fn start_with(aof: bool, port: u16, args: Vec<String>) -> RedisServer {
         let dir =
             std::env::temp_dir().join(format!("fintecture-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -165,7 +173,7 @@ impl RedisServer {
             port,
             dir,
             aof,
-            tls: Vec::new(),
+            args,
         };
         server.restart();
         server
@@ -178,28 +186,44 @@ impl RedisServer {
     pub fn start_tls(client_certificates: bool) -> RedisServer {
         let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
         let file = |name: &str| keys.join(name).display().to_string();
-        let mut server = RedisServer::start(false);
-        server.tls = vec![
-            "--tls-port".into(),
-            free_port().to_string(),
-            "--tls-cert-file".into(),
-            file("redis-server-test-only.crt"),
-            "--tls-key-file".into(),
-            file("redis-server-test-only.key"),
-            "--tls-ca-cert-file".into(),
-            file("redis-ca-test-only.crt"),
-            "--tls-auth-clients".into(),
-            if client_certificates { "yes" } else { "no" }.into(),
-        ];
-        server.restart();
-        server
+        RedisServer::start_with(
+            false,
+            free_port(),
+            vec![
+                "--tls-port".into(),
+                free_port().to_string(),
+                "--tls-cert-file".into(),
+                file("redis-server-test-only.crt"),
+                "--tls-key-file".into(),
+                file("redis-server-test-only.key"),
+                "--tls-ca-cert-file".into(),
+                file("redis-ca-test-only.crt"),
+                "--tls-auth-clients".into(),
+                if client_certificates { "yes" } else { "no" }.into(),
+            ],
+        )
+    }
+
+    /// Starts one in cluster mode, alone until [`RedisCluster::start`] joins it to others:
+    /// a node that gives up on a silent peer after 1 s, on a port whose bus port (10000
+    /// more) is free too.
+    pub fn start_cluster_node() -> RedisServer {
+        let port = loop {
+            let port = free_port();
+            if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+                break port;
+            }
+        };
+        let args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"];
+        RedisServer::start_with(false, port, args.map(String::from).to_vec())
     }
 
     /// The TLS port of a server started with [`start_tls`](Self::start_tls).
     pub fn tls_port(&self) -> u16 {
-        self.tls
-            .get(1)
-            .and_then(|port| port.parse().ok())
+        self.args
+            .iter()
+            .position(|arg| arg == "--tls-port")
+            .and_then(|at| self.args.get(at + 1)?.parse().ok())
             .expect("a server started with start_tls")
     }
 
@@ -244,7 +268,7 @@ impl RedisServer {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", ""])
             .args(persistence)
-            .args(&self.tls)
+            .args(&self.args)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(std::process::Stdio::null())

@@ -11,7 +11,7 @@ use fintecture_emulator::{Emulator, EmulatorConfig, Fault};
 use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
-use tests::RedisServer;
+use tests::{RedisServer, refresh_tokens};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::Instant;
@@ -157,18 +157,6 @@ async fn serve_all(
         }
     }
     reauthorize
-}
-
-/// How many refreshes the emulator received, and how many distinct refresh tokens they
-/// carried.
-fn refresh_tokens(emulator: &Emulator) -> (usize, usize) {
-    let used: Vec<String> = emulator
-        .requests_to(REFRESH)
-        .iter()
-        .map(|r| r.form_field("refresh_token").unwrap())
-        .collect();
-    let distinct: HashSet<&String> = used.iter().collect();
-    (used.len(), distinct.len())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,29 +9,15 @@ use fintecture_emulator::{Emulator, EmulatorConfig};
 use fintecture_oauth::{
     AtRest, Client, Grant, GrantKey, RedisSentinel, RedisTokenStore, Swap, TokenStore,
 };
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{
-    RedisServer, Relay, STORE_KEY, Sample, SentinelServer, example_customer_key, example_record,
-    is_reauthorize, redis_command, redis_store,
+    RedisServer, Relay, STORE_KEY, SentinelServer, example_customer_key, example_record,
+    redis_command, redis_store, refresh_tokens, serve_round, until_answers,
 };
 use tokio::time::Instant;
 
 const MASTER: &str = "fintecture-test";
-
-/// Waits (at most 30 s) until `condition` holds of what `url` answers to `args`.
-async fn until(url: &str, args: &[&str], condition: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = format!("{:?}", redis_command(url, args).await);
-        if condition(&answer) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{args:?} still answers {answer}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A primary, its replica, and three sentinels that know them and each other.
 async fn deployment() -> (
@@ -47,7 +33,7 @@ async fn deployment() -> (
     let link = Relay::start(primary.port()).await;
     let link_port = link.port().to_string();
     redis_command(&replica.url(), &["REPLICAOF", "127.0.0.1", &link_port]).await;
-    until(&replica.url(), &["INFO", "replication"], |info| {
+    until_answers(&replica.url(), &["INFO", "replication"], |info| {
         info.contains("master_link_status:up")
     })
     .await;
@@ -57,11 +43,11 @@ async fn deployment() -> (
     let urls: Vec<String> = sentinels.iter().map(SentinelServer::url).collect();
     // Each sentinel has found the replica and the other sentinels.
     for url in &urls {
-        until(url, &["SENTINEL", "replicas", MASTER], |answer| {
+        until_answers(url, &["SENTINEL", "replicas", MASTER], |answer| {
             answer.contains(&replica.port().to_string())
         })
         .await;
-        until(url, &["SENTINEL", "sentinels", MASTER], |answer| {
+        until_answers(url, &["SENTINEL", "sentinels", MASTER], |answer| {
             urls.iter().filter(|other| *other != url).all(|other| {
                 let port = other.trim_end_matches('/').rsplit(':').next().unwrap();
                 answer.contains(port)
@@ -93,20 +79,20 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
         .unwrap();
     assert_eq!(written, Swap::Written);
     let name = store.key_name(&key);
-    until(&replica.url(), &["HGET", &name, "version"], |v| {
+    until_answers(&replica.url(), &["HGET", &name, "version"], |v| {
         v.contains("'\"1\"'")
     })
     .await;
 
     // The primary dies; the sentinels promote the replica.
     primary.kill();
-    until(
+    until_answers(
         &urls[0],
         &["SENTINEL", "get-master-addr-by-name", MASTER],
         |answer| answer.contains(&replica.port().to_string()),
     )
     .await;
-    until(&replica.url(), &["ROLE"], |role| role.contains("master")).await;
+    until_answers(&replica.url(), &["ROLE"], |role| role.contains("master")).await;
     // The store follows: the next calls may fail while it finds the new primary, then
     // succeed there.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -130,28 +116,6 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
     let on_new = redis_command(&replica.url(), &["HGET", &name, "version"]).await;
     assert_eq!(on_new, redis::Value::BulkString(b"2".to_vec()));
     drop(sentinels);
-}
-
-/// Every customer on every client once: the ones served. Panics on a `Reauthorize`.
-async fn round(clients: &[Client], customers: &[String]) -> usize {
-    let calls: Vec<_> = customers
-        .iter()
-        .flat_map(|id| clients.iter().map(move |c| c.customer(id)))
-        .map(|client| {
-            tokio::spawn(async move {
-                let id = client.customer_id().unwrap().to_owned();
-                (id.clone(), client.customer_accounts(&id).await)
-            })
-        })
-        .collect();
-    let mut served = 0;
-    for call in calls {
-        match call.await.unwrap() {
-            (_, Ok(_)) => served += 1,
-            (id, Err(error)) => assert!(!is_reauthorize(&error), "{id}: {error:?}"),
-        }
-    }
-    served
 }
 
 #[tokio::test]
@@ -197,7 +161,7 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
     let everyone = customers.len() * clients.len();
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(3) {
-        assert_eq!(round(&clients, &customers).await, everyone);
+        assert_eq!(serve_round(&clients, &customers).await, everyone);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Replication cut, renewals go on (and are refused: no replica acknowledges them),
@@ -205,16 +169,16 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
     link.cut();
     let cut = Instant::now();
     while cut.elapsed() < Duration::from_secs(2) {
-        round(&clients, &customers).await;
+        serve_round(&clients, &customers).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let in_flight = tokio::spawn({
         let (clients, customers) = (clients.clone(), customers.clone());
-        async move { round(&clients, &customers).await }
+        async move { serve_round(&clients, &customers).await }
     });
     primary.kill();
     in_flight.await.unwrap();
-    until(
+    until_answers(
         &urls[0],
         &["SENTINEL", "get-master-addr-by-name", MASTER],
         |answer| answer.contains(&replica.port().to_string()),
@@ -228,7 +192,7 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
     drop(clients);
     let clients = fleet();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while round(&clients, &customers).await < everyone {
+    while serve_round(&clients, &customers).await < everyone {
         assert!(
             Instant::now() < deadline,
             "not every customer is served again"
@@ -242,12 +206,8 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
             .iter()
             .all(|r| r.status == Some(fintecture_oauth::http::StatusCode::OK))
     );
-    let used: Vec<String> = refreshes
-        .iter()
-        .map(|r| r.form_field("refresh_token").unwrap())
-        .collect();
-    let distinct: HashSet<&String> = used.iter().collect();
-    assert_eq!(distinct.len(), used.len(), "a refresh token was sent twice");
+    let (used, distinct) = refresh_tokens(&emulator);
+    assert_eq!(distinct, used, "a refresh token was sent twice");
     // The clients write to the new primary.
     let store = redis_store(&replica.url());
     for id in &customers {
