@@ -151,6 +151,44 @@ async fn two_hundred_refreshes_over_four_replicas_use_each_refresh_token_once() 
 
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_customers_token_is_handed_out_after_its_write_and_an_apps_before() {
+    let redis = RedisServer::start(false);
+    let emulator = Emulator::start().await.unwrap();
+    let clock = TestClock::new();
+    let hooked = Arc::new(HookedStore {
+        pause: Duration::from_millis(500),
+        ..HookedStore::new(store(&redis))
+    });
+    let client = replica(&emulator, hooked.clone(), &clock);
+    let written = || hooked.outcomes.lock().unwrap().len();
+    // A customer's consent: the call returns once the store has the token.
+    let alice = client.customer("alice");
+    alice
+        .authorize(emulator.issue_code("alice"), None)
+        .await
+        .unwrap();
+    let before = written();
+    pass(&clock, Duration::from_secs(3600)).await;
+    alice.customer_accounts("alice").await.unwrap();
+    assert_eq!(
+        written(),
+        before + 1,
+        "the renewed consent was written first"
+    );
+    // An app's token: the call returns first; the write lands behind it.
+    let before = written();
+    client.access_token(&Scope::Pis).await.unwrap();
+    assert_eq!(
+        written(),
+        before,
+        "the app's token was handed out before its write"
+    );
+    until(|| written() == before + 1).await;
+    assert_eq!(hooked.outcomes.lock().unwrap().last(), Some(&Swap::Written));
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn a_replica_paused_past_its_lease_is_fenced_out_and_takes_the_newest_token() {
     let redis = RedisServer::start(false);
     let emulator = Emulator::start().await.unwrap();
@@ -174,18 +212,27 @@ async fn a_replica_paused_past_its_lease_is_fenced_out_and_takes_the_newest_toke
         let slow = slow.clone();
         async move { slow.access_token(&Scope::Pis).await }
     });
-    // The slow replica got its token and stopped before writing; its lease runs out.
+    // An app's token is handed out before its write (no consent rides on it); the slow
+    // replica's write then stops, and its lease runs out.
+    let late = stalled.await.unwrap().unwrap();
     until(|| paused.writes.load(std::sync::atomic::Ordering::SeqCst) == 1).await;
     tokio::time::sleep(lease + Duration::from_millis(200)).await;
     let newest = other.access_token(&Scope::Pis).await.unwrap();
-    let late = stalled.await.unwrap().unwrap();
+    assert_ne!(late.expose_secret(), newest.expose_secret());
     assert_eq!(emulator.requests_to("/oauth/accesstoken").len(), 2);
+    // The late write is fenced out, and the slow replica takes the newest token.
+    until(|| paused.outcomes.lock().unwrap().len() == 1).await;
     assert_eq!(*paused.outcomes.lock().unwrap(), [Swap::StaleFence]);
-    assert_eq!(
-        late.expose_secret(),
-        newest.expose_secret(),
-        "the grant ends on the newest token"
-    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = slow.access_token(&Scope::Pis).await.unwrap();
+        if now.expose_secret() == newest.expose_secret() {
+            break;
+        }
+        let waited = tokio::time::Instant::now() < deadline;
+        assert!(waited, "the grant never ends on the newest token");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let third = build(Arc::new(store(&redis)));
     assert_eq!(
         third

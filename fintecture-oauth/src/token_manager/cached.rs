@@ -14,6 +14,7 @@ use tokio::time::Instant;
 pub(crate) const TOKEN_ENDPOINT: &str = "OAuth::create_access_token";
 
 /// A token in use, in monotonic time.
+#[derive(Clone)]
 pub(crate) struct Token {
     /// `Bearer …`, marked sensitive.
     pub(crate) header: HeaderValue,

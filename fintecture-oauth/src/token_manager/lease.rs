@@ -1,6 +1,7 @@
 //! Renewing through a store shared with other clients: a newer token another client saved
 //! is used as is; else the grant's lease is taken, the token endpoint called once, and the
-//! new token written with a compare-and-swap before anyone gets it.
+//! new token written with a compare-and-swap: before anyone gets it when it carries a
+//! customer's consent (a refresh token), behind the caller for an app's token.
 
 use crate::error::Error;
 use crate::token_manager::cached::Token;
@@ -27,7 +28,7 @@ const ROTATION_POLL: Duration = Duration::from_millis(100);
 impl TokenManager {
     /// A renewal shared through the store: a newer token another client saved, if there is
     /// one; else, under the grant's lease, the token endpoint, the new token written with a
-    /// compare-and-swap before anyone gets it. A client that finds the lease taken waits
+    /// compare-and-swap (before anyone gets it, when it carries a refresh token). A client that finds the lease taken waits
     /// (bounded) for the holder's token instead of calling the token endpoint.
     ///
     /// Two round trips to the store per renewal: the lease taken with the record read, and
@@ -115,6 +116,42 @@ impl TokenManager {
         // Over what the store holds (a store restarted empty holds nothing); the new token's
         // version is above both.
         let stored = record.as_ref().map_or(0, |r| r.version);
+        if token.refresh_token.is_some() {
+            // A consent: handed out only once the store (and its replicas) have it.
+            return self.save(slot, store, key, lease, stored, token).await;
+        }
+        // No refresh token (an app's token): a failover that loses it costs one more token
+        // request, no consent. Handed out at once and written behind, under the lease,
+        // which other clients wait for as before.
+        let installed = self.slots.install(slot, token);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (manager, slot, store, key) =
+                (self.clone(), slot.clone(), store.clone(), key.clone());
+            let token = Token::clone(&installed);
+            runtime.spawn(async move {
+                let _ = manager
+                    .save(&slot, &store, &key, lease, stored, token)
+                    .await;
+            });
+        }
+        Ok(installed)
+    }
+
+    /// Writes the renewed `token` over version `stored`, releasing `lease`, then installs
+    /// it: the store's newer token instead if one was written meanwhile, and the token with
+    /// a write that goes on in the background (keeping the lease) if the store fails now.
+    ///
+    /// # Errors
+    /// `Error::Store` when the store refused the write and cannot be read.
+    async fn save(
+        self: &Arc<Self>,
+        slot: &Arc<Slot>,
+        store: &Arc<dyn TokenStore>,
+        key: &GrantKey,
+        lease: Lease,
+        stored: u64,
+        token: Token,
+    ) -> Result<Arc<Token>, Error> {
         match store
             .swap_and_unlock(key, stored, &token.record(), &lease)
             .await
@@ -124,11 +161,13 @@ impl TokenManager {
                 // Written under a newer lease meanwhile (this client was paused past its
                 // own): the store's token is the grant's.
                 tracing::warn!(grant = %key, ?refused, "a newer token was saved meanwhile; using it");
+                // (Compared with this token, not the slot's: an app's token is in the slot
+                // already.)
                 let record = store.load(key).await.map_err(store_error)?;
-                match self.newer(slot, record.as_ref()) {
-                    Some(newer) => Ok(self.slots.install(slot, newer)),
-                    None => Ok(self.slots.install(slot, token)),
-                }
+                let saved = record
+                    .filter(|record| record.version >= token.version)
+                    .and_then(|record| self.adopt(&record));
+                Ok(self.slots.install(slot, saved.unwrap_or(token)))
             }
             Err(error) => {
                 // Nothing is lost: the token serves from memory, and is written later,
