@@ -205,7 +205,8 @@ pub enum Swap {
 ///
 /// The token manager calls it only off the hot path: to look for a token it does not have
 /// (another client may have fetched it), and to renew one, under a lease, saving the new
-/// token before anyone gets it.
+/// token before anyone gets it (an app's token, which carries no refresh token, is saved
+/// right behind the caller, still under the lease).
 pub trait TokenStore: Send + Sync + 'static {
     /// The record of this grant, if any (fresh or not: the manager decides).
     ///
