@@ -62,6 +62,7 @@ pub(crate) enum AuthKind {
     None,
     Client,
     Bearer,
+    App,
 }
 
 /// `#[endpoint(...)]` as written. Every item keeps the token that introduced it.
@@ -189,10 +190,12 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
                 "none" => AuthKind::None,
                 "client" => AuthKind::Client,
                 "bearer" => AuthKind::Bearer,
+                "app" => AuthKind::App,
                 _ => {
                     return Err(syn::Error::new_spanned(
                         &value,
-                        "expected `none`, `client` (HTTP Basic client credentials) or `bearer`",
+                        "expected `none`, `client` (HTTP Basic client credentials), `bearer` \
+                         or `app` (the `app_id` header, no token)",
                     ));
                 }
             };

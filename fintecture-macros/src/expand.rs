@@ -238,6 +238,7 @@ impl<'a> Context<'a> {
         let endpoint_name = format!("{}::{name}", self.api.item.ident);
         let auth = match (attr.auth.as_ref().map(|(kind, _)| *kind), &attr.scope) {
             (Some(AuthKind::Client), _) => quote!(#private::Auth::Client),
+            (Some(AuthKind::App), _) => quote!(#private::Auth::App),
             (Some(AuthKind::Bearer), scope) | (None, scope @ Some(_)) => {
                 let scope = option(scope.as_ref().map(ToTokens::to_token_stream));
                 quote!(#private::Auth::Bearer { scope: #scope })

@@ -300,6 +300,14 @@ impl ClientBuilder {
             }
             None => None,
         };
+        let app_id = match &self.credentials {
+            Some(credentials) => Some(
+                HeaderValue::from_bytes(credentials.app_id().as_bytes()).map_err(|_| {
+                    Error::Config("the app id cannot be sent in a header".into())
+                })?,
+            ),
+            None => None,
+        };
         let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
         let tokens = self.credentials.as_ref().map(|credentials| {
             Arc::new(TokenManager::new(ManagerConfig {
@@ -321,6 +329,7 @@ impl ClientBuilder {
                     url: base_url_str,
                     default_headers,
                     client_auth,
+                    app_id,
                 },
                 base_url,
                 client_auth: self.client_auth,

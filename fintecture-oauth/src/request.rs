@@ -75,6 +75,9 @@ pub enum Auth {
     /// The app's client credentials, as the client's
     /// [`ClientAuthMethod`](crate::ClientAuthMethod) says.
     Client,
+    /// The app's id in an `app_id` header, and no token: the endpoints that start a
+    /// customer's consent (`auth = app`). Signed like the others.
+    App,
     /// A bearer access token, of the given scope when there is one.
     Bearer {
         /// The scope the token must have (`PIS`, `AIS`, ...).

@@ -12,6 +12,9 @@ use serde::Serialize;
 use std::fmt;
 use url::form_urlencoded;
 
+/// The header that names the app on `auth = app` endpoints, as Fintecture's SDKs send it.
+const APP_ID: HeaderName = HeaderName::from_static("app_id");
+
 /// What every request of a client starts from, prepared once when the client is built: the
 /// builder reads this plain value, never the client.
 pub(crate) struct RequestBase {
@@ -20,6 +23,8 @@ pub(crate) struct RequestBase {
     pub(crate) default_headers: HeaderMap,
     /// How `auth = client` endpoints present the credentials; `None` without credentials.
     pub(crate) client_auth: Option<ClientAuth>,
+    /// The `app_id` header of `auth = app` endpoints; `None` without credentials.
+    pub(crate) app_id: Option<HeaderValue>,
 }
 
 /// The app's credentials, prepared the way `auth = client` endpoints send them.
@@ -177,8 +182,15 @@ impl<'c> RequestBuilder<'c> {
             // Every query value was empty: no bare trailing `?`.
             self.url.pop();
         }
-        if self.endpoint.auth == Auth::Client {
-            self.add_client_auth()?;
+        match self.endpoint.auth {
+            Auth::Client => self.add_client_auth()?,
+            Auth::App => {
+                let endpoint = self.endpoint.name;
+                let app_id = self.base.app_id.clone();
+                let app_id = app_id.ok_or(Error::Build(BuildError::NoCredentials { endpoint }))?;
+                self.headers.insert(APP_ID, app_id);
+            }
+            Auth::None | Auth::Bearer { .. } => {}
         }
         Ok(Request {
             endpoint: self.endpoint,
