@@ -1,6 +1,7 @@
 //! The control API under `/__emulator/`: what a test in any language needs to drive the
 //! emulator over HTTP alone. Its requests are not recorded, signed or faulted.
 
+use super::consents::NextConsent;
 use super::faults::Fault;
 use super::journal::RecordedRequest;
 use super::reply;
@@ -37,6 +38,11 @@ pub(super) fn router() -> Router<Arc<State>> {
     Router::new()
         .route("/__emulator/codes", post(issue_code))
         .route("/__emulator/faults", post(inject))
+        .route("/__emulator/consents", post(next_consent))
+        .route(
+            &format!("{}/{{session_id}}", super::consent::CONSENT_PAGE),
+            axum::routing::get(super::consent::page),
+        )
         .route("/__emulator/expire", post(expire))
         .route("/__emulator/revoke", post(revoke))
         .route(
@@ -74,6 +80,41 @@ async fn issue_code(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response 
         StatusCode::CREATED,
         serde_json::json!({ "code": code, "customer_id": request.customer_id }),
     )
+}
+
+/// How the next consent ends: `{"customer_id": "…"}`, or
+/// `{"error": "access_denied", "error_description": "…"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextConsentRequest {
+    customer_id: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn next_consent(Shared(state): Shared<Arc<State>>, body: Bytes) -> Response {
+    let request: NextConsentRequest = match parse(&state, &body) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    let next = match (request.customer_id, request.error) {
+        (Some(customer_id), None) => NextConsent::GrantedAs(customer_id),
+        (None, Some(error)) => NextConsent::Refused {
+            error,
+            description: request.error_description.unwrap_or_default(),
+        },
+        (None, None) => NextConsent::Granted,
+        (Some(_), Some(_)) => {
+            return reply::error(
+                &state.ids,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "Either customer_id or error, not both",
+            );
+        }
+    };
+    state.consents.set_next(next);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 #[derive(Deserialize)]

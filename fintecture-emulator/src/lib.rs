@@ -41,6 +41,8 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod consent;
+mod consents;
 mod control;
 mod faults;
 mod ids;
@@ -51,6 +53,7 @@ mod reply;
 mod signature;
 mod state;
 
+pub use consents::NextConsent;
 pub use faults::Fault;
 pub use journal::RecordedRequest;
 pub use state::TokenSelector;
@@ -149,6 +152,15 @@ impl Emulator {
                 "/ais/v1/customer/{customer_id}/accounts",
                 get(api::accounts),
             )
+            .route("/ais/v2/connect", get(consent::connect))
+            .route(
+                "/ais/v1/provider/{provider_id}/authorize",
+                get(consent::authorize),
+            )
+            .route(
+                "/ais/v1/provider/{provider_id}/authorize/decoupled/{polling_id}",
+                get(consent::decoupled),
+            )
             .fallback(api::not_found)
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -203,6 +215,13 @@ impl Emulator {
     /// after the customer authorized access at their bank. It works once.
     pub fn issue_code(&self, customer_id: &str) -> AuthorizationCode {
         AuthorizationCode::new(self.state.issue_code(customer_id))
+    }
+
+    /// Decides how the next consent a customer gives ends (see [`NextConsent`]): under a
+    /// customer id of the test's, or refused. Used once; then consents are granted under
+    /// fresh customer ids again.
+    pub fn next_consent(&self, next: NextConsent) {
+        self.state.consents.set_next(next);
     }
 
     /// Makes the next request whose path starts with `path_prefix` (`""` for any) fail with

@@ -24,14 +24,24 @@ pub(super) fn json(status: StatusCode, body: serde_json::Value) -> Response {
 
 /// A 400 in the envelope, one entry of `errors` per bad field, each with its JSON pointer.
 pub(super) fn field_errors(ids: &Ids, problems: &[(&str, String)]) -> Response {
+    bad_request(ids, problems, "pointer")
+}
+
+/// A 400 in the envelope, one entry of `errors` per bad query parameter, each naming it.
+pub(super) fn parameter_errors(ids: &Ids, problems: &[(&str, String)]) -> Response {
+    bad_request(ids, problems, "parameter")
+}
+
+/// `source` is `{ "pointer": … }` for a body's field, `{ "parameter": … }` for a query's.
+fn bad_request(ids: &Ids, problems: &[(&str, String)], source: &str) -> Response {
     let errors: Vec<serde_json::Value> = problems
         .iter()
-        .map(|(pointer, message)| {
+        .map(|(place, message)| {
             serde_json::json!({
                 "code": "invalid_field",
                 "title": "Bad Request",
                 "message": message,
-                "source": { "pointer": pointer },
+                "source": { source: place },
             })
         })
         .collect();

@@ -1,6 +1,7 @@
 //! The emulator's memory: issued tokens, codes, refresh tokens, payment sessions, queued
 //! faults and recorded requests.
 
+use super::consents::Consents;
 use super::faults::Fault;
 use super::ids::Ids;
 use super::journal::Journal;
@@ -102,6 +103,7 @@ pub(super) struct State {
     pub(super) signatures: Option<SignatureVerifier>,
     pub(super) ids: Ids,
     pub(super) journal: Journal,
+    pub(super) consents: Consents,
     memory: Mutex<Memory>,
 }
 
@@ -119,6 +121,7 @@ impl State {
             signatures,
             ids: Ids::new(),
             journal: Journal::default(),
+            consents: Consents::default(),
             memory: Mutex::new(Memory::default()),
         })
     }

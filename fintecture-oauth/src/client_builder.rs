@@ -302,9 +302,8 @@ impl ClientBuilder {
         };
         let app_id = match &self.credentials {
             Some(credentials) => Some(
-                HeaderValue::from_bytes(credentials.app_id().as_bytes()).map_err(|_| {
-                    Error::Config("the app id cannot be sent in a header".into())
-                })?,
+                HeaderValue::from_bytes(credentials.app_id().as_bytes())
+                    .map_err(|_| Error::Config("the app id cannot be sent in a header".into()))?,
             ),
             None => None,
         };
