@@ -25,6 +25,7 @@ const SECRET_FIELDS: &[&str] = &[
     "code",
     "refresh_token",
     "access_token",
+    "state",
     "client_assertion",
     "password",
 ];

@@ -58,6 +58,9 @@ pub(crate) struct Inner {
     pub(crate) client_auth: ClientAuthMethod,
     pub(crate) bearer: Option<HeaderValue>,
     pub(crate) tokens: Option<Arc<TokenManager>>,
+    /// Where started consents' states are kept: the token store, or a memory store of
+    /// this client's.
+    pub(crate) consent_states: Arc<dyn crate::token_store::TokenStore>,
     pub(crate) default_scope: String,
     pub(crate) retry: RetryPolicy,
     /// Set when requests are to be signed (key configured, and the mode says so here).

@@ -308,6 +308,10 @@ impl ClientBuilder {
             None => None,
         };
         let base_url_str = base_url.as_str().trim_end_matches('/').to_owned();
+        let consent_states: Arc<dyn TokenStore> = match &self.token_store {
+            Some(store) => store.clone(),
+            None => Arc::new(crate::memory_store::MemoryTokenStore::default()),
+        };
         let tokens = self.credentials.as_ref().map(|credentials| {
             Arc::new(TokenManager::new(ManagerConfig {
                 environment: base_url_str.as_str().into(),
@@ -334,6 +338,7 @@ impl ClientBuilder {
                 client_auth: self.client_auth,
                 bearer,
                 tokens,
+                consent_states,
                 credentials: self.credentials,
                 default_scope: self.default_scope.to_string(),
                 retry: self.retry,

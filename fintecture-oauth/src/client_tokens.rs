@@ -93,7 +93,10 @@ impl Client {
         Ok((manager, GrantRef::App(scope)))
     }
 
-    fn customer_grant(&self, endpoint: &'static str) -> Result<(&Arc<TokenManager>, &str), Error> {
+    pub(crate) fn customer_grant(
+        &self,
+        endpoint: &'static str,
+    ) -> Result<(&Arc<TokenManager>, &str), Error> {
         match self.grant("AIS") {
             Ok((manager, GrantRef::Customer(customer_id))) => Ok((manager, customer_id)),
             Ok((_, GrantRef::App(_))) | Err(Missing::Customer) => {

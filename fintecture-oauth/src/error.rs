@@ -1,5 +1,6 @@
 //! The one error type of this crate, and the typed API error parsed from error responses.
 
+use crate::consent_error::ConsentError;
 use crate::token_store::StoreError;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, StatusCode};
@@ -130,6 +131,16 @@ pub enum Error {
     /// The token store failed.
     #[error(transparent)]
     Store(Arc<StoreError>),
+    /// The redirect back from a consent could not be completed: a `state` missing, wrong
+    /// or used, the customer refusing, a code that is not the customer's, ... See
+    /// [`ConsentError`]. No token was kept.
+    #[error(transparent)]
+    Consent(ConsentError),
+    /// The token endpoint refused an authorization code (`invalid_grant`): used already,
+    /// expired, or never issued to this app. Codes work once; the customer must consent
+    /// again.
+    #[error("the authorization code was refused: {0}")]
+    CodeRejected(Box<ApiError>),
     /// Getting a token needs a tokio runtime, and this call is not on one.
     #[error("getting a token needs a tokio runtime: call from within one")]
     NoRuntime,
@@ -179,19 +190,53 @@ impl Error {
         matches!(self, Error::Connect { .. })
     }
 
-    /// The HTTP status of an API error, if this is one.
+    /// The HTTP status of the API error this is, or that caused it (a token that could not
+    /// be had because the token endpoint answered 503, say).
     pub fn status(&self) -> Option<StatusCode> {
+        self.api().map(ApiError::status)
+    }
+
+    /// The API error this is, or that caused it: through [`Error::Token`] and
+    /// [`Error::Reauthorize`] to the token endpoint's answer.
+    pub fn api(&self) -> Option<&ApiError> {
         match self {
-            Error::Api(api) => Some(api.status()),
+            Error::Api(api) | Error::CodeRejected(api) => Some(api),
+            Error::Token {
+                source: Some(source),
+                ..
+            }
+            | Error::Reauthorize {
+                source: Some(source),
+                ..
+            } => source.api(),
             _ => None,
         }
     }
 
-    /// The API error, if this is one.
-    pub fn api(&self) -> Option<&ApiError> {
+    /// Whether the token endpoint refused an authorization code (used already, expired, or
+    /// not this app's): the customer must consent again, and trying the code again cannot
+    /// help.
+    pub fn is_code_rejected(&self) -> bool {
+        matches!(self, Error::CodeRejected(_))
+    }
+
+    /// Whether trying the same call again later can succeed: no connection, a connection
+    /// lost, a timeout, the service busy or failing (429, 5xx), the token store down, or a
+    /// token that could not be had for one of these reasons. Not for what only a change can
+    /// fix: a bad request, a refused or missing consent, a configuration error.
+    pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Api(api) => Some(api),
-            _ => None,
+            Error::Connect { .. }
+            | Error::Transport { .. }
+            | Error::Timeout { .. }
+            | Error::Store(_) => true,
+            Error::Api(api) => {
+                api.status() == StatusCode::TOO_MANY_REQUESTS || api.status().is_server_error()
+            }
+            Error::Token { source, .. } => {
+                source.as_ref().is_none_or(|source| source.is_retryable())
+            }
+            _ => false,
         }
     }
 }
@@ -354,6 +399,34 @@ pub struct ErrorDetail {
     /// A human-readable message (`message` or `detail`).
     #[serde(deserialize_with = "lenient::string", alias = "detail")]
     pub message: Option<String>,
+    /// What the entry is about: a field of the request's body, or a query parameter.
+    #[serde(deserialize_with = "lenient::source")]
+    pub source: Option<ErrorSource>,
+}
+
+impl ErrorDetail {
+    /// The JSON pointer to the body's field the entry is about (`/data/attributes/amount`).
+    pub fn pointer(&self) -> Option<&str> {
+        self.source.as_ref()?.pointer.as_deref()
+    }
+
+    /// The query parameter the entry is about (`redirect_uri`).
+    pub fn parameter(&self) -> Option<&str> {
+        self.source.as_ref()?.parameter.as_deref()
+    }
+}
+
+/// The `source` of an entry of the envelope's `errors` (JSON:API).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ErrorSource {
+    /// A JSON pointer into the request's body.
+    #[serde(deserialize_with = "lenient::string")]
+    pub pointer: Option<String>,
+    /// A query parameter's name.
+    #[serde(deserialize_with = "lenient::string")]
+    pub parameter: Option<String>,
 }
 
 impl ApiError {
@@ -627,9 +700,17 @@ fn redact_values(message: &str) -> String {
 
 /// Deserializers that accept what real servers send instead of failing the whole error.
 mod lenient {
-    use super::ErrorDetail;
+    use super::{ErrorDetail, ErrorSource};
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
+
+    /// An object as a source; anything else as absent.
+    pub(super) fn source<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ErrorSource>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            object @ Value::Object(_) => serde_json::from_value(object).ok(),
+            _ => None,
+        })
+    }
 
     /// A string, a number or a bool as text; anything else as absent.
     pub(super) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

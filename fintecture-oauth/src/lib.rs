@@ -47,14 +47,18 @@
 // Lets the macro's absolute `::fintecture_oauth::...` paths work inside this crate too.
 extern crate self as fintecture_oauth;
 
+mod ais_consent;
 #[cfg(feature = "redis")]
 mod at_rest;
 mod auth;
 mod client;
 mod client_builder;
+mod client_consent;
 mod client_send;
 mod client_tokens;
 mod clock;
+mod consent_error;
+mod consent_state;
 mod decode;
 mod encode;
 mod environment;
@@ -93,9 +97,12 @@ pub use client::Client;
 pub use client_builder::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, SignRequests,
 };
+pub use client_consent::{CONSENT_LIFETIME, ConsentRequest, ConsentStart};
 pub use clock::{Clock, SystemClock};
+pub use consent_error::ConsentError;
+pub use consent_state::ConsentState;
 pub use environment::Environment;
-pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail};
+pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail, ErrorSource};
 #[doc(inline)]
 pub use fintecture_macros::api;
 /// The `http` crate, whose types (`StatusCode`, `HeaderMap`, `Method`) this API uses.

@@ -13,6 +13,8 @@ use tokio::time::Instant;
 #[derive(Default)]
 pub struct MemoryTokenStore {
     grants: Mutex<HashMap<GrantKey, Entry>>,
+    /// Started consents' states (by digest), until they expire.
+    states: Mutex<HashMap<String, Instant>>,
 }
 
 #[derive(Default)]
@@ -150,5 +152,20 @@ impl TokenStore for MemoryTokenStore {
             entry.lock = None;
         }
         ready(())
+    }
+
+    fn keep_state<'a>(&'a self, name: &'a str, lifetime: Duration) -> StoreFuture<'a, ()> {
+        let now = Instant::now();
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        // The expired go as new ones come: the map holds no more than a lifetime's worth.
+        states.retain(|_, until| *until > now);
+        states.insert(name.to_owned(), now.checked_add(lifetime).unwrap_or(now));
+        ready(())
+    }
+
+    fn take_state<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        let mut states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
+        let taken = states.remove(name);
+        ready(taken.is_some_and(|until| until > Instant::now()))
     }
 }

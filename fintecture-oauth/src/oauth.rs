@@ -200,15 +200,21 @@ impl Client {
     /// use `client.customer(id).authorize(code, redirect_uri)` instead.
     ///
     /// # Errors
-    /// As [`Client::execute`]: an [`Error::Api`] with code `invalid_grant` for a code that is
-    /// unknown or was already used; [`Error::Decode`] for a body that is not a token.
+    /// [`Error::CodeRejected`] for a code the token endpoint refuses (`invalid_grant`:
+    /// unknown, expired or already used); otherwise as [`Client::execute`], with
+    /// [`Error::Decode`] for a body that is not a token.
     pub async fn exchange_code(
         &self,
         code: AuthorizationCode,
         redirect_uri: Option<String>,
     ) -> Result<AccessToken, Error> {
-        self.create_access_token(&AccessTokenGrant::authorization_code(code, redirect_uri))
+        let grant = AccessTokenGrant::authorization_code(code, redirect_uri);
+        self.create_access_token(&grant)
             .await
+            .map_err(|error| match error {
+                Error::Api(api) if api.code() == Some("invalid_grant") => Error::CodeRejected(api),
+                other => other,
+            })
     }
 
     /// Refreshes a token. The service invalidates `refresh_token`: keep the returned token's

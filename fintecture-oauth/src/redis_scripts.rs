@@ -93,6 +93,16 @@ end
 return 0
 ";
 
+/// `KEYS[1]` state. `ARGV`: lifetime in ms. Keeps a started consent's state digest.
+const KEEP_STATE_LUA: &str = r"
+return redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+";
+
+/// `KEYS[1]` state. 1 when it was kept (and is now gone), 0 otherwise: each state once.
+const TAKE_STATE_LUA: &str = r"
+return redis.call('DEL', KEYS[1])
+";
+
 pub(crate) static SWAP: LazyLock<Script> = LazyLock::new(|| Script::new(SWAP_LUA));
 pub(crate) static SWAP_AND_UNLOCK: LazyLock<Script> =
     LazyLock::new(|| Script::new(SWAP_AND_UNLOCK_LUA));
@@ -101,3 +111,5 @@ pub(crate) static LOCK_AND_LOAD: LazyLock<Script> =
 pub(crate) static UNLOCK: LazyLock<Script> = LazyLock::new(|| Script::new(UNLOCK_LUA));
 pub(crate) static EXTEND: LazyLock<Script> = LazyLock::new(|| Script::new(EXTEND_LUA));
 pub(crate) static REMOVE: LazyLock<Script> = LazyLock::new(|| Script::new(REMOVE_LUA));
+pub(crate) static KEEP_STATE: LazyLock<Script> = LazyLock::new(|| Script::new(KEEP_STATE_LUA));
+pub(crate) static TAKE_STATE: LazyLock<Script> = LazyLock::new(|| Script::new(TAKE_STATE_LUA));

@@ -13,7 +13,9 @@ use crate::at_rest::{AtRest, epoch_millis};
 #[cfg(feature = "redis-cluster")]
 use crate::redis_cluster::RedisCluster;
 use crate::redis_connection::{Acks, NotAcknowledged, RedisConnection, Target, evalsha};
-use crate::redis_scripts::{EXTEND, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, UNLOCK};
+use crate::redis_scripts::{
+    EXTEND, KEEP_STATE, LOCK_AND_LOAD, REMOVE, SWAP, SWAP_AND_UNLOCK, TAKE_STATE, UNLOCK,
+};
 #[cfg(feature = "redis-sentinel")]
 use crate::redis_sentinel::RedisSentinel;
 use crate::redis_tls::{RedisTls, is_tls};
@@ -179,6 +181,13 @@ impl RedisTokenStore {
     }
 }
 
+impl RedisTokenStore {
+    /// The key of a started consent's state: its digest, under the prefix.
+    fn state_key(&self, name: &str) -> String {
+        format!("{}:consent:{}", self.prefix, escape(name))
+    }
+}
+
 /// Keeps the parts of a key name apart: `|`, the braces of the hash tag, `%` and spaces are
 /// percent-encoded.
 fn escape(part: &str) -> String {
@@ -321,6 +330,23 @@ impl TokenStore for RedisTokenStore {
             call.arg(&lease.owner);
             let _released: u8 = self.write(&UNLOCK, &call).await?;
             Ok(())
+        })
+    }
+
+    fn keep_state<'a>(&'a self, name: &'a str, lifetime: Duration) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut call = evalsha(&KEEP_STATE, &[&self.state_key(name)]);
+            call.arg(millis(lifetime));
+            let _kept: redis::Value = self.write(&KEEP_STATE, &call).await?;
+            Ok(())
+        })
+    }
+
+    fn take_state<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let call = evalsha(&TAKE_STATE, &[&self.state_key(name)]);
+            let taken: u8 = self.write(&TAKE_STATE, &call).await?;
+            Ok(taken == 1)
         })
     }
 }

@@ -316,4 +316,34 @@ pub trait TokenStore: Send + Sync + 'static {
         let _ = (key, lease, duration);
         Box::pin(std::future::ready(Ok(false)))
     }
+
+    /// Keeps a started consent's `state` for `lifetime`, under `name` (a digest of it,
+    /// never the state itself), so that [`take_state`](Self::take_state) finds it once,
+    /// from whichever client sharing the store the customer's redirect reaches.
+    ///
+    /// # Errors
+    /// When the store cannot be reached; by default always, since a store shared by
+    /// several processes must keep states where all of them find them.
+    fn keep_state<'a>(&'a self, name: &'a str, lifetime: Duration) -> StoreFuture<'a, ()> {
+        let _ = (name, lifetime);
+        Box::pin(std::future::ready(Err(no_consent_states())))
+    }
+
+    /// Takes the state kept under `name`: true the first time, for a state kept and not
+    /// expired; false ever after, and for a state never kept.
+    ///
+    /// # Errors
+    /// When the store cannot be reached; by default always (see
+    /// [`keep_state`](Self::keep_state)).
+    fn take_state<'a>(&'a self, name: &'a str) -> StoreFuture<'a, bool> {
+        let _ = name;
+        Box::pin(std::future::ready(Err(no_consent_states())))
+    }
+}
+
+fn no_consent_states() -> StoreError {
+    StoreError::new(
+        "this token store keeps no consent states: implement TokenStore::keep_state and \
+         TokenStore::take_state",
+    )
 }

@@ -1,0 +1,302 @@
+//! The consent leg of the OAuth flow (AIS), on the client: starting a consent (the URL the
+//! customer goes to, and a fresh `state` to keep in their session), and completing it from
+//! the redirect back (the state checked and used up, the code exchanged, the token checked
+//! to be the customer's, then kept).
+
+use crate::ais_consent::{AisConsentRequests, ConsentAnswer, ConsentQuery};
+use crate::client::Client;
+use crate::consent_error::ConsentError;
+use crate::consent_state::ConsentState;
+use crate::error::Error;
+use crate::secret::AuthorizationCode;
+use crate::token::AccessToken;
+use crate::token_store::StoreError;
+use http::{HeaderName, HeaderValue, StatusCode};
+use secrecy::ExposeSecret as _;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a started consent's `state` is kept: a customer who takes longer at their bank
+/// starts again.
+pub const CONSENT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The most characters of the redirect's `error` or `error_description` an error quotes.
+const QUOTED: usize = 200;
+
+/// Which consent to start: Fintecture's hosted bank picker, or a bank the app chose.
+#[derive(Clone, Debug)]
+pub struct ConsentRequest {
+    redirect_uri: String,
+    provider: Option<String>,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl ConsentRequest {
+    /// The hosted bank picker (`GET /ais/v2/connect`); the customer comes back to
+    /// `redirect_uri`.
+    pub fn connect(redirect_uri: impl Into<String>) -> Self {
+        ConsentRequest {
+            redirect_uri: redirect_uri.into(),
+            provider: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The bank `provider_id` (`cmcifrpp`, say; `GET /ais/v1/provider/{id}/authorize`);
+    /// the customer comes back to `redirect_uri`.
+    pub fn provider(provider_id: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
+        ConsentRequest {
+            provider: Some(provider_id.into()),
+            ..ConsentRequest::connect(redirect_uri)
+        }
+    }
+
+    /// `x-psu-type`: `retail` or `corporate`.
+    #[must_use]
+    pub fn psu_type(self, psu_type: impl Into<String>) -> Self {
+        self.header("x-psu-type", psu_type.into())
+    }
+
+    /// `x-country`: the banks of this country (ISO 3166, `FR`).
+    #[must_use]
+    pub fn country(self, country: impl Into<String>) -> Self {
+        self.header("x-country", country.into())
+    }
+
+    /// `x-language`: the pages' language (`fr`, `en`).
+    #[must_use]
+    pub fn language(self, language: impl Into<String>) -> Self {
+        self.header("x-language", language.into())
+    }
+
+    /// `x-provider`: the hosted picker opened on this bank.
+    #[must_use]
+    pub fn preselect(self, provider_id: impl Into<String>) -> Self {
+        self.header("x-provider", provider_id.into())
+    }
+
+    fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+}
+
+/// A consent started: send the customer to [`url`](Self::url), and keep
+/// [`state`](Self::state) in their session for [`Client::complete_consent`].
+#[derive(Debug)]
+pub struct ConsentStart {
+    url: String,
+    session_id: Option<String>,
+    state: ConsentState,
+}
+
+impl ConsentStart {
+    /// Where the customer consents (redirect their browser there).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The service's session id, when it gives one.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// The `state` to keep in the customer's session.
+    pub fn state(&self) -> &ConsentState {
+        &self.state
+    }
+}
+
+impl Client {
+    /// Starts a customer's consent: a fresh `state` (256 random bits), kept in the token
+    /// store for [`CONSENT_LIFETIME`] (so the redirect may come back to any replica that
+    /// shares it; in memory without a store), and the consent URL from the service, asked
+    /// with the app's `app_id` (signed in production, like every call).
+    ///
+    /// # Errors
+    /// Without credentials ([`BuildError::NoCredentials`](crate::BuildError)); when the
+    /// token store cannot keep the state ([`Error::Store`]); when the service refuses
+    /// ([`Error::Api`], with each bad parameter in
+    /// [`ErrorDetail::parameter`](crate::ErrorDetail::parameter)) or answers no URL
+    /// ([`Error::Protocol`]); [`Error::Config`] when the operating system gives no
+    /// randomness.
+    pub async fn start_consent(&self, consent: &ConsentRequest) -> Result<ConsentStart, Error> {
+        let state = ConsentState::generate()
+            .map_err(|e| Error::Config(format!("no randomness for a consent state: {e}")))?;
+        let query = ConsentQuery {
+            response_type: consent.provider.as_ref().map(|_| "code"),
+            redirect_uri: &consent.redirect_uri,
+            state: state.expose_secret(),
+        };
+        let mut request = match &consent.provider {
+            None => AisConsentRequests::ais_connect(self, &query)?,
+            Some(provider) => AisConsentRequests::ais_authorize(self, provider, &query)?,
+        };
+        for (name, value) in &consent.headers {
+            let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+                Error::Build(crate::error::BuildError::HeaderValue {
+                    endpoint: request.endpoint.name(),
+                    name: HeaderName::from_static(name),
+                })
+            })?;
+            request.headers.insert(HeaderName::from_static(name), value);
+        }
+        let endpoint = request.endpoint.name();
+        self.consent_states()
+            .keep_state(&self.state_name(&state), CONSENT_LIFETIME)
+            .await
+            .map_err(store_error)?;
+        let answer: ConsentAnswer = self.execute(request).await?.json()?;
+        let url = answer
+            .meta
+            .url
+            .filter(|url| {
+                url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+            })
+            .ok_or(Error::Protocol {
+                endpoint,
+                problem: "a consent answer without an http(s) meta.url",
+            })?;
+        Ok(ConsentStart {
+            url,
+            session_id: answer.meta.session_id,
+            state,
+        })
+    }
+
+    /// Completes a consent from the `state` kept in the customer's session and the query
+    /// of the redirect back to the app (`code=…&customer_id=…&state=…`, or `error=…`): the
+    /// state is compared in constant time and used up (once across every client sharing
+    /// the token store), the code exchanged, the token checked to be the customer's (their
+    /// accounts read with it), and only then kept under their id. Returns the customer's
+    /// client.
+    ///
+    /// # Errors
+    /// [`Error::Consent`] for a state missing, wrong, used or expired (no token request is
+    /// made), a consent refused (`error` in the redirect), a redirect without code or
+    /// customer id, or a token that is not the customer's (nothing kept; their grant is
+    /// untouched); [`Error::CodeRejected`] for a code used already or expired;
+    /// [`Error::Store`] when the token store cannot be reached; what the token endpoint or
+    /// the accounts read fail with otherwise (then the code is spent and the customer must
+    /// consent again).
+    pub async fn complete_consent(
+        &self,
+        kept: &ConsentState,
+        redirect_query: &str,
+    ) -> Result<Client, Error> {
+        let query = Redirect::parse(redirect_query);
+        let returned = query.field("state").ok_or(ConsentError::MissingState)?;
+        if !kept.matches(returned) {
+            return Err(ConsentError::WrongState.into());
+        }
+        let name = self.state_name(kept);
+        let taken = self.consent_states().take_state(&name).await;
+        if !taken.map_err(store_error)? {
+            return Err(ConsentError::StateUsed.into());
+        }
+        if let Some(error) = query.field("error") {
+            return Err(ConsentError::Refused {
+                error: quoted(error),
+                description: query.field("error_description").map(quoted),
+            }
+            .into());
+        }
+        let code = query
+            .field("code")
+            .ok_or(ConsentError::Incomplete("code"))?;
+        let customer_id = query
+            .field("customer_id")
+            .filter(|id| !id.is_empty())
+            .ok_or(ConsentError::Incomplete("customer_id"))?;
+        let customer = self.customer(customer_id);
+        let (manager, _) = customer.customer_grant("Client::complete_consent")?;
+        let (sent_at, sent_wall) = (Instant::now(), manager.clock().now());
+        let token = self
+            .exchange_code(AuthorizationCode::new(code.to_owned()), None)
+            .await?;
+        self.check_owner(customer_id, &token).await?;
+        manager
+            .authorized(customer_id, &token, sent_at, sent_wall)
+            .await?;
+        Ok(customer)
+    }
+
+    /// Whether the service takes `token` for `customer_id`'s accounts: a token bought with
+    /// another customer's code is refused (401 or 403).
+    async fn check_owner(&self, customer_id: &str, token: &AccessToken) -> Result<(), Error> {
+        let request = AisConsentRequests::ais_owner_check(self, customer_id)?;
+        let mut bearer =
+            HeaderValue::try_from(format!("Bearer {}", token.access_token.expose_secret()))
+                .map_err(|_| Error::Protocol {
+                    endpoint: request.endpoint.name(),
+                    problem: "an access token that cannot be a header value",
+                })?;
+        bearer.set_sensitive(true);
+        match self.send(request, Some(bearer)).await {
+            Ok(_) => Ok(()),
+            Err(error)
+                if matches!(
+                    error.status(),
+                    Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+                ) =>
+            {
+                Err(ConsentError::WrongCustomer {
+                    customer_id: customer_id.to_owned(),
+                }
+                .into())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Where started consents' states are kept: the token store, or this client's memory.
+    fn consent_states(&self) -> &Arc<dyn crate::token_store::TokenStore> {
+        &self.inner.consent_states
+    }
+
+    /// The name a state is kept under: this environment's, this app's, its digest.
+    fn state_name(&self, state: &ConsentState) -> String {
+        let app_id = self
+            .inner
+            .credentials
+            .as_ref()
+            .map_or("", |credentials| credentials.app_id());
+        state.store_name(&self.inner.base.url, app_id)
+    }
+}
+
+/// The redirect's query: the first value of each field.
+struct Redirect(Vec<(String, String)>);
+
+impl Redirect {
+    fn parse(query: &str) -> Redirect {
+        let query = query.strip_prefix('?').unwrap_or(query);
+        Redirect(
+            url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        let value = self.0.iter().find(|(key, _)| key == name);
+        value.map(|(_, value)| value.as_str())
+    }
+}
+
+/// Untrusted text from the redirect, on one line and cut to [`QUOTED`] characters.
+fn quoted(text: &str) -> String {
+    let line: Vec<&str> = text.split_whitespace().collect();
+    line.join(" ").chars().take(QUOTED).collect()
+}
+
+fn store_error(error: StoreError) -> Error {
+    Error::Store(Arc::new(error))
+}
+
+impl From<ConsentError> for Error {
+    fn from(error: ConsentError) -> Self {
+        Error::Consent(error)
+    }
+}
