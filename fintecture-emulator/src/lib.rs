@@ -5,7 +5,8 @@
 //! It behaves like the real service as far as fintecture-oauth knows it: Basic or body client
 //! credentials, grant types and scopes checked, expiring access tokens, one-time
 //! authorization codes, rotating refresh tokens, a customer's AIS token good for that
-//! customer's resources only, signed requests checked when given the app's public key, every
+//! customer's resources only, the consent leg of AIS (the app's `app_id` starting a consent
+//! whose URL redirects back with a code), signed requests checked when given the app's public key, every
 //! error in Fintecture's envelope with a `log_id` and an `x-request-id` header. Tests can
 //! inject faults, expire or revoke tokens, and read the requests it got.
 //!
@@ -30,6 +31,8 @@
 //! | request | effect |
 //! |---|---|
 //! | `POST /__emulator/codes` `{"customer_id": "c1"}` | `201 {"code": "..."}`: an authorization code for that customer, as the bank's redirect would carry it |
+//! | `POST /__emulator/consents` `{"customer_id": "c1"}` or `{"error": "access_denied", "error_description": "..."}` | `204`: how the next consent ends (then fresh customer ids again) |
+//! | `GET /__emulator/consent/{session_id}` | the page a consent URL (from `GET /ais/v2/connect` or `GET /ais/v1/provider/{id}/authorize`) points at: `302` to the app's `redirect_uri` with `code`, `customer_id` and `state`, or `error` and `error_description`; once per consent |
 //! | `POST /__emulator/faults` `{"path_prefix": "/oauth/", "kind": "status", "status": 503, "retry_after": 2}` | `204`: the next matching request fails so. Kinds: `status`, `delay` (`"millis"`), `malformed_json`, `drop_connection` |
 //! | `POST /__emulator/expire` `{"access_token": "..."}`, `{"customer_id": "c1"}` or `{"scope": "PIS"}` | `200 {"matched": n}`: those access tokens expire now |
 //! | `POST /__emulator/revoke` (same selectors) | `200 {"matched": n}`: those access tokens, and the grants' refresh tokens, stop working |

@@ -33,6 +33,10 @@ OUTPUT:
 
 CONTROL API (JSON, under /__emulator/):
     POST   /__emulator/codes      {\"customer_id\": \"c1\"} -> {\"code\": \"...\"}
+    POST   /__emulator/consents   how the next consent ends: {\"customer_id\": \"c1\"} or
+                                  {\"error\": \"access_denied\", \"error_description\": \"...\"}
+    GET    /__emulator/consent/ID the consent page a consent URL points at: 302 to the app's
+                                  redirect_uri with code, customer_id and state (or error)
     POST   /__emulator/faults     {\"path_prefix\": \"/oauth/\", \"kind\": \"status\", \"status\": 503}
                                   kinds: status (retry_after), delay (millis), malformed_json,
                                   drop_connection

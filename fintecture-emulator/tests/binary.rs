@@ -348,3 +348,74 @@ fn help_explains_every_option_and_mistakes_exit_with_2() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("`forever` is not a number"));
 }
+
+/// A customer's accounts, declared as a user of the crate would.
+#[fintecture_oauth::api]
+trait Accounts {
+    #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", scope = "AIS")]
+    async fn accounts(&self, customer_id: &str) -> Result<Value, fintecture_oauth::Error>;
+}
+
+#[tokio::test]
+async fn the_binary_plays_both_consent_flows_from_the_start_to_the_accounts() {
+    use fintecture_oauth::{Client, ConsentRequest, Credentials, Environment};
+    let server = Server::start(&[]);
+    let client = Client::builder(Environment::Custom(server.url.parse().unwrap()))
+        .credentials(Credentials::new(APP_ID, APP_SECRET))
+        .build()
+        .unwrap();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = "https://merchant.example/callback";
+    // The first consent under a customer id of the test's choosing, over the control API.
+    let (status, _) = control(
+        &http(),
+        &server.url,
+        "consents",
+        serde_json::json!({ "customer_id": "bin-customer" }),
+    )
+    .await;
+    assert_eq!(status, 204);
+    for (request, expected) in [
+        (ConsentRequest::connect(redirect), Some("bin-customer")),
+        (ConsentRequest::provider("cmcifrpp", redirect), None),
+    ] {
+        let started = client.start_consent(&request).await.unwrap();
+        assert!(started.url().starts_with(&server.url), "{}", started.url());
+        let answer = browser.get(started.url()).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 302);
+        let location = answer.headers()["location"].to_str().unwrap();
+        let (to, query) = location.split_once('?').unwrap();
+        assert_eq!(to, redirect);
+        let customer = client
+            .complete_consent(started.state(), query)
+            .await
+            .unwrap();
+        let id = customer.customer_id().unwrap().to_owned();
+        if let Some(expected) = expected {
+            assert_eq!(id, expected);
+        }
+        let accounts = customer.accounts(&id).await.unwrap();
+        assert!(accounts["data"].is_array(), "{accounts}");
+    }
+    // The consent page works once.
+    let (status, _) = control(
+        &http(),
+        &server.url,
+        "consents",
+        serde_json::json!({ "error": "access_denied" }),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let started = client
+        .start_consent(&ConsentRequest::connect(redirect))
+        .await
+        .unwrap();
+    let answer = browser.get(started.url()).send().await.unwrap();
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("error=access_denied"), "{location}");
+    let again = browser.get(started.url()).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 404);
+}

@@ -959,6 +959,24 @@ pub async fn store_contract(store: &dyn fintecture_oauth::TokenStore) {
         Swap::StaleFence
     );
     assert!(store.load(&key).await.unwrap().is_none());
+
+    // A consent's state is taken once; one never kept, or expired, not at all.
+    store
+        .keep_state("env|app|state-1", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(!store.take_state("env|app|state-2").await.unwrap());
+    assert!(store.take_state("env|app|state-1").await.unwrap());
+    assert!(!store.take_state("env|app|state-1").await.unwrap(), "once");
+    store
+        .keep_state("env|app|state-3", Duration::from_millis(50))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        !store.take_state("env|app|state-3").await.unwrap(),
+        "expired"
+    );
 }
 
 /// An error and its causes on one line, as `anyhow`'s `{:#}` prints them.
