@@ -27,6 +27,18 @@ pub(crate) trait AisConsent {
         #[query] query: &ConsentQuery<'_>,
     ) -> Result<ConsentAnswer, Error>;
 
+    /// `GET /ais/v1/provider/{provider_id}/authorize/decoupled/{polling_id}`: where a
+    /// decoupled consent stands.
+    #[endpoint(
+        get = "/ais/v1/provider/{provider_id}/authorize/decoupled/{polling_id}",
+        auth = app
+    )]
+    async fn ais_decoupled(
+        &self,
+        provider_id: &str,
+        polling_id: &str,
+    ) -> Result<ConsentAnswer, Error>;
+
     /// `GET /ais/v1/customer/{customer_id}/accounts`, sent with a token of the caller's
     /// choosing: whether the service takes it for this customer.
     #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", max_body = "64KiB")]
@@ -41,9 +53,14 @@ pub(crate) struct ConsentQuery<'a> {
     pub(crate) response_type: Option<&'static str>,
     pub(crate) redirect_uri: &'a str,
     pub(crate) state: &'a str,
+    /// `decoupled` for a consent in the customer's bank app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) model: Option<&'static str>,
 }
 
-/// What the start endpoints answer: `{"meta": {"url": …, "session_id": …}}`.
+/// What the start and polling endpoints answer: `{"meta": {"url": …, "session_id": …}}`;
+/// decoupled, `{"meta": {"status": "PENDING", "polling_id": …}}`, then `COMPLETED` with
+/// `code` and `customer_id`, or `FAILED`.
 #[derive(Deserialize)]
 pub(crate) struct ConsentAnswer {
     pub(crate) meta: ConsentMeta,
@@ -54,4 +71,10 @@ pub(crate) struct ConsentAnswer {
 pub(crate) struct ConsentMeta {
     pub(crate) url: Option<String>,
     pub(crate) session_id: Option<String>,
+    pub(crate) polling_id: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) code: Option<String>,
+    pub(crate) customer_id: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
 }

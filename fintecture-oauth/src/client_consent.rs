@@ -3,110 +3,24 @@
 //! the redirect back (the state checked and used up, the code exchanged, the token checked
 //! to be the customer's, then kept).
 
-use crate::ais_consent::{AisConsentRequests, ConsentAnswer, ConsentQuery};
+use crate::ais_consent::{AisConsent as _, AisConsentRequests, ConsentAnswer, ConsentQuery};
 use crate::client::Client;
 use crate::consent_error::ConsentError;
+use crate::consent_request::{
+    CONSENT_LIFETIME, ConsentProgress, ConsentRequest, ConsentStart, DecoupledConsent,
+};
 use crate::consent_state::ConsentState;
-use crate::error::Error;
+use crate::error::{BuildError, Error};
 use crate::secret::AuthorizationCode;
 use crate::token::AccessToken;
 use crate::token_store::StoreError;
 use http::{HeaderName, HeaderValue, StatusCode};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::Instant;
-
-/// How long a started consent's `state` is kept: a customer who takes longer at their bank
-/// starts again.
-pub const CONSENT_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// The most characters of the redirect's `error` or `error_description` an error quotes.
 const QUOTED: usize = 200;
-
-/// Which consent to start: Fintecture's hosted bank picker, or a bank the app chose.
-#[derive(Clone, Debug)]
-pub struct ConsentRequest {
-    redirect_uri: String,
-    provider: Option<String>,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl ConsentRequest {
-    /// The hosted bank picker (`GET /ais/v2/connect`); the customer comes back to
-    /// `redirect_uri`.
-    pub fn connect(redirect_uri: impl Into<String>) -> Self {
-        ConsentRequest {
-            redirect_uri: redirect_uri.into(),
-            provider: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// The bank `provider_id` (`cmcifrpp`, say; `GET /ais/v1/provider/{id}/authorize`);
-    /// the customer comes back to `redirect_uri`.
-    pub fn provider(provider_id: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
-        ConsentRequest {
-            provider: Some(provider_id.into()),
-            ..ConsentRequest::connect(redirect_uri)
-        }
-    }
-
-    /// `x-psu-type`: `retail` or `corporate`.
-    #[must_use]
-    pub fn psu_type(self, psu_type: impl Into<String>) -> Self {
-        self.header("x-psu-type", psu_type.into())
-    }
-
-    /// `x-country`: the banks of this country (ISO 3166, `FR`).
-    #[must_use]
-    pub fn country(self, country: impl Into<String>) -> Self {
-        self.header("x-country", country.into())
-    }
-
-    /// `x-language`: the pages' language (`fr`, `en`).
-    #[must_use]
-    pub fn language(self, language: impl Into<String>) -> Self {
-        self.header("x-language", language.into())
-    }
-
-    /// `x-provider`: the hosted picker opened on this bank.
-    #[must_use]
-    pub fn preselect(self, provider_id: impl Into<String>) -> Self {
-        self.header("x-provider", provider_id.into())
-    }
-
-    fn header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-}
-
-/// A consent started: send the customer to [`url`](Self::url), and keep
-/// [`state`](Self::state) in their session for [`Client::complete_consent`].
-#[derive(Debug)]
-pub struct ConsentStart {
-    url: String,
-    session_id: Option<String>,
-    state: ConsentState,
-}
-
-impl ConsentStart {
-    /// Where the customer consents (redirect their browser there).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The service's session id, when it gives one.
-    pub fn session_id(&self) -> Option<&str> {
-        self.session_id.as_deref()
-    }
-
-    /// The `state` to keep in the customer's session.
-    pub fn state(&self) -> &ConsentState {
-        &self.state
-    }
-}
 
 impl Client {
     /// Starts a customer's consent: a fresh `state` (256 random bits), kept in the token
@@ -119,35 +33,10 @@ impl Client {
     /// token store cannot keep the state ([`Error::Store`]); when the service refuses
     /// ([`Error::Api`], with each bad parameter in
     /// [`ErrorDetail::parameter`](crate::ErrorDetail::parameter)) or answers no URL
-    /// ([`Error::Protocol`]); [`Error::Config`] when the operating system gives no
-    /// randomness.
+    /// ([`Error::Protocol`]; a decoupled request answers none); [`Error::Config`] when the
+    /// operating system gives no randomness.
     pub async fn start_consent(&self, consent: &ConsentRequest) -> Result<ConsentStart, Error> {
-        let state = ConsentState::generate()
-            .map_err(|e| Error::Config(format!("no randomness for a consent state: {e}")))?;
-        let query = ConsentQuery {
-            response_type: consent.provider.as_ref().map(|_| "code"),
-            redirect_uri: &consent.redirect_uri,
-            state: state.expose_secret(),
-        };
-        let mut request = match &consent.provider {
-            None => AisConsentRequests::ais_connect(self, &query)?,
-            Some(provider) => AisConsentRequests::ais_authorize(self, provider, &query)?,
-        };
-        for (name, value) in &consent.headers {
-            let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
-                Error::Build(crate::error::BuildError::HeaderValue {
-                    endpoint: request.endpoint.name(),
-                    name: HeaderName::from_static(name),
-                })
-            })?;
-            request.headers.insert(HeaderName::from_static(name), value);
-        }
-        let endpoint = request.endpoint.name();
-        self.consent_states()
-            .keep_state(&self.state_name(&state), CONSENT_LIFETIME)
-            .await
-            .map_err(store_error)?;
-        let answer: ConsentAnswer = self.execute(request).await?.json()?;
+        let (state, answer, endpoint) = self.begin(consent).await?;
         let url = answer
             .meta
             .url
@@ -163,6 +52,70 @@ impl Client {
             session_id: answer.meta.session_id,
             state,
         })
+    }
+
+    /// Starts a decoupled consent ([`ConsentRequest::decoupled`]): the customer answers in
+    /// their bank's app, and [`poll_decoupled_consent`](Self::poll_decoupled_consent)
+    /// follows it. Its `state` is kept as [`start_consent`](Self::start_consent) keeps it.
+    ///
+    /// # Errors
+    /// As [`start_consent`](Self::start_consent); [`Error::Protocol`] when the service
+    /// answers no polling id (a request that is not decoupled).
+    pub async fn start_decoupled_consent(
+        &self,
+        consent: &ConsentRequest,
+    ) -> Result<DecoupledConsent, Error> {
+        let (state, answer, endpoint) = self.begin(consent).await?;
+        let polling_id = answer.meta.polling_id.filter(|id| !id.is_empty());
+        match (&consent.provider, polling_id) {
+            (Some(provider), Some(polling_id)) if consent.decoupled => Ok(DecoupledConsent {
+                provider: provider.clone(),
+                polling_id,
+                state,
+            }),
+            _ => Err(Error::Protocol {
+                endpoint,
+                problem: "a decoupled consent answer without meta.polling_id",
+            }),
+        }
+    }
+
+    /// Where a decoupled consent stands: pending, or done (its state used up, the code
+    /// exchanged and checked as [`complete_consent`](Self::complete_consent) does, the
+    /// customer's client returned).
+    ///
+    /// # Errors
+    /// [`ConsentError::Refused`] when the customer refused or the bank failed;
+    /// [`ConsentError::StateUsed`] when it was completed already or expired; otherwise as
+    /// [`complete_consent`](Self::complete_consent).
+    pub async fn poll_decoupled_consent(
+        &self,
+        consent: &DecoupledConsent,
+    ) -> Result<ConsentProgress, Error> {
+        let answer = self
+            .ais_decoupled(&consent.provider, &consent.polling_id)
+            .await?;
+        let meta = answer.meta;
+        let finished = match meta.status.as_deref() {
+            Some("PENDING") => return Ok(ConsentProgress::Pending),
+            Some("COMPLETED") => Ok((meta.code, meta.customer_id)),
+            Some("FAILED") => Err(ConsentError::Refused {
+                error: quoted(meta.error.as_deref().unwrap_or("failed")),
+                description: meta.error_description.as_deref().map(quoted),
+            }),
+            _ => {
+                return Err(Error::Protocol {
+                    endpoint: "AisConsent::ais_decoupled",
+                    problem: "a decoupled status other than PENDING, COMPLETED or FAILED",
+                });
+            }
+        };
+        self.use_state(&consent.state).await?;
+        let (code, customer_id) = finished?;
+        let code = code.ok_or(ConsentError::Incomplete("code"))?;
+        let customer_id = customer_id.ok_or(ConsentError::Incomplete("customer_id"))?;
+        let customer = self.keep_consent(&customer_id, &code).await?;
+        Ok(ConsentProgress::Done(customer))
     }
 
     /// Completes a consent from the `state` kept in the customer's session and the query
@@ -190,11 +143,7 @@ impl Client {
         if !kept.matches(returned) {
             return Err(ConsentError::WrongState.into());
         }
-        let name = self.state_name(kept);
-        let taken = self.consent_states().take_state(&name).await;
-        if !taken.map_err(store_error)? {
-            return Err(ConsentError::StateUsed.into());
-        }
+        self.use_state(kept).await?;
         if let Some(error) = query.field("error") {
             return Err(ConsentError::Refused {
                 error: quoted(error),
@@ -207,8 +156,62 @@ impl Client {
             .ok_or(ConsentError::Incomplete("code"))?;
         let customer_id = query
             .field("customer_id")
-            .filter(|id| !id.is_empty())
             .ok_or(ConsentError::Incomplete("customer_id"))?;
+        self.keep_consent(customer_id, code).await
+    }
+
+    /// A fresh state, kept; and the service's answer to the start request.
+    async fn begin(
+        &self,
+        consent: &ConsentRequest,
+    ) -> Result<(ConsentState, ConsentAnswer, &'static str), Error> {
+        let state = ConsentState::generate()
+            .map_err(|e| Error::Config(format!("no randomness for a consent state: {e}")))?;
+        let query = ConsentQuery {
+            response_type: consent.provider.as_ref().map(|_| "code"),
+            redirect_uri: &consent.redirect_uri,
+            state: state.expose_secret(),
+            model: consent.decoupled.then_some("decoupled"),
+        };
+        let mut request = match &consent.provider {
+            None => AisConsentRequests::ais_connect(self, &query)?,
+            Some(provider) => AisConsentRequests::ais_authorize(self, provider, &query)?,
+        };
+        let endpoint = request.endpoint.name();
+        for (name, value) in &consent.headers {
+            let name = HeaderName::from_static(name);
+            let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+                Error::Build(BuildError::HeaderValue {
+                    endpoint,
+                    name: name.clone(),
+                })
+            })?;
+            request.headers.insert(name, value);
+        }
+        self.consent_states()
+            .keep_state(&self.state_name(&state), CONSENT_LIFETIME)
+            .await
+            .map_err(store_error)?;
+        let answer: ConsentAnswer = self.execute(request).await?.json()?;
+        Ok((state, answer, endpoint))
+    }
+
+    /// Uses up a kept state: once, across every client sharing the store.
+    async fn use_state(&self, state: &ConsentState) -> Result<(), Error> {
+        let name = self.state_name(state);
+        let taken = self.consent_states().take_state(&name).await;
+        if !taken.map_err(store_error)? {
+            return Err(ConsentError::StateUsed.into());
+        }
+        Ok(())
+    }
+
+    /// Exchanges `code`, checks the token is `customer_id`'s, keeps it: the customer's
+    /// client.
+    async fn keep_consent(&self, customer_id: &str, code: &str) -> Result<Client, Error> {
+        if customer_id.is_empty() {
+            return Err(ConsentError::Incomplete("customer_id").into());
+        }
         let customer = self.customer(customer_id);
         let (manager, _) = customer.customer_grant("Client::complete_consent")?;
         let (sent_at, sent_wall) = (Instant::now(), manager.clock().now());

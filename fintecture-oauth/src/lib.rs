@@ -58,6 +58,7 @@ mod client_send;
 mod client_tokens;
 mod clock;
 mod consent_error;
+mod consent_request;
 mod consent_state;
 mod decode;
 mod encode;
@@ -97,9 +98,11 @@ pub use client::Client;
 pub use client_builder::{
     ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT, SignRequests,
 };
-pub use client_consent::{CONSENT_LIFETIME, ConsentRequest, ConsentStart};
 pub use clock::{Clock, SystemClock};
 pub use consent_error::ConsentError;
+pub use consent_request::{
+    CONSENT_LIFETIME, ConsentProgress, ConsentRequest, ConsentStart, DecoupledConsent,
+};
 pub use consent_state::ConsentState;
 pub use environment::Environment;
 pub use error::{ApiError, BuildError, DecodeError, Error, ErrorDetail, ErrorSource};

@@ -311,3 +311,48 @@ async fn errors_say_their_status_their_code_rejection_and_their_fields() {
         .collect();
     assert_eq!(parameters, [Some("redirect_uri")]);
 }
+
+#[tokio::test]
+async fn a_decoupled_consent_is_polled_until_done_and_its_state_used_once() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let request = ConsentRequest::decoupled("cmcifrpp", REDIRECT, "psu-1", "203.0.113.7");
+    let started = client.start_decoupled_consent(&request).await.unwrap();
+    let sent = &emulator.requests_to("/ais/v1/provider/cmcifrpp/authorize")[0];
+    assert_eq!(sent.header("x-psu-id"), Some("psu-1"));
+    assert!(sent.query.as_deref().unwrap().contains("model=decoupled"));
+    let mut polls = 0;
+    let customer = loop {
+        polls += 1;
+        assert!(polls <= 5, "still pending after {polls} polls");
+        match client.poll_decoupled_consent(&started).await.unwrap() {
+            fintecture_oauth::ConsentProgress::Pending => continue,
+            fintecture_oauth::ConsentProgress::Done(customer) => break customer,
+            other => panic!("{other:?}"),
+        }
+    };
+    let id = customer.customer_id().unwrap().to_owned();
+    customer.customer_accounts(&id).await.unwrap();
+    // A start that is not decoupled has no polling id; a refused one is a typed error.
+    let redirect_model = client
+        .start_decoupled_consent(&ConsentRequest::provider("cmcifrpp", REDIRECT))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(redirect_model, Error::Protocol { .. }),
+        "{redirect_model:?}"
+    );
+    emulator.next_consent(NextConsent::Refused {
+        error: "rejected".into(),
+        description: String::new(),
+    });
+    let refused = client.start_decoupled_consent(&request).await.unwrap();
+    assert!(matches!(
+        client.poll_decoupled_consent(&refused).await.unwrap(),
+        fintecture_oauth::ConsentProgress::Pending
+    ));
+    let error = client.poll_decoupled_consent(&refused).await.unwrap_err();
+    assert!(
+        matches!(consent_error(error), ConsentError::Refused { ref error, .. } if error == "rejected")
+    );
+}
