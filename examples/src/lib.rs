@@ -4,6 +4,8 @@
 //! This is what declaring the rest of the Fintecture API looks like: one trait, one
 //! attribute per endpoint, serde types for the bodies.
 
+pub mod merchant;
+
 use fintecture_oauth::{Error, api};
 use serde::{Deserialize, Serialize};
 
@@ -16,16 +18,31 @@ pub struct ConnectQuery<'a> {
     pub redirect_uri: &'a str,
 }
 
-/// The body of `POST /pis/v2/connect` (the attributes Fintecture needs; trimmed).
+/// The body of `POST /pis/v2/connect`: `{"meta": {...}, "data": {"type": "PIS",
+/// "attributes": {...}}}` (the fields Fintecture needs; trimmed).
 #[derive(Debug, Serialize)]
 pub struct Connect {
-    /// `{"attributes": {...}}`.
+    /// Who pays.
+    pub meta: Payer,
+    /// What is paid.
     pub data: ConnectData,
+}
+
+/// The payer (`meta` of a connect request).
+#[derive(Debug, Serialize)]
+pub struct Payer {
+    /// Their name.
+    pub psu_name: String,
+    /// Their e-mail address.
+    pub psu_email: String,
 }
 
 /// The `data` of a connect request.
 #[derive(Debug, Serialize)]
 pub struct ConnectData {
+    /// `PIS`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
     /// The payment.
     pub attributes: PaymentAttributes,
 }
@@ -88,7 +105,12 @@ pub trait Ais {
 /// A payment of `amount` EUR, for the examples.
 pub fn payment(amount: &str, communication: &str) -> Connect {
     Connect {
+        meta: Payer {
+            psu_name: "Julie Martin".into(),
+            psu_email: "julie@example.com".into(),
+        },
         data: ConnectData {
+            kind: "PIS",
             attributes: PaymentAttributes {
                 amount: amount.into(),
                 currency: "EUR".into(),

@@ -336,3 +336,28 @@ async fn the_default_tls_stack_verifies_certificates_with_no_provider_installed(
     assert!(stderr.contains("could not connect"), "{stderr}");
     assert_eq!(server.heads().len(), 1);
 }
+
+#[tokio::test]
+async fn the_merchant_example_serves_its_routes_until_stopped() {
+    use std::io::{BufRead, BufReader};
+    let mut child = example("merchant")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let url = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let http = reqwest::Client::new();
+    let anonymous = http.get(format!("{url}/accounts")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let paid = http
+        .post(format!("{url}/pay"))
+        .header("content-type", "application/json")
+        .body(r#"{"amount": "12.50", "communication": "Order 42"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status().as_u16(), 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
