@@ -614,6 +614,10 @@ mod tests {
                 quote::quote!(#[endpoint(get = "/", auth = bearer)]),
                 AuthKind::Bearer,
             ),
+            (
+                quote::quote!(#[endpoint(get = "/", auth = app)]),
+                AuthKind::App,
+            ),
         ] {
             let (attr, errors) = endpoint_of(tokens);
             assert!(errors.is_ok());

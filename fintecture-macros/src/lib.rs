@@ -81,7 +81,8 @@ use proc_macro::TokenStream;
 ///   `= "/path/{param}"`;
 /// - the body encoding, when there is a `#[body]` argument: `form` or `json`;
 /// - `auth = none` (the default), `auth = client` (the app's client credentials, HTTP Basic by
-///   default) or `auth = bearer`; `scope = "PIS"` asks for a bearer token of that scope
+///   default), `auth = app` (the app's id in an `app_id` header and no token, as the
+///   endpoints that start a consent take) or `auth = bearer`; `scope = "PIS"` asks for a bearer token of that scope
 ///   (`scope = "AIS"` for a customer's token: call it on `client.customer(id)`);
 /// - `timeout = "30s"` (`ms`, `s`, `m`), `max_body = "1MiB"` (bytes, `KiB`, `MiB`, `GiB`),
 ///   and any number of static headers: `header("X-Name" = "value")`;

@@ -320,6 +320,16 @@ async fn a_decoupled_consent_is_polled_until_done_and_its_state_used_once() {
     let started = client.start_decoupled_consent(&request).await.unwrap();
     let sent = &emulator.requests_to("/ais/v1/provider/cmcifrpp/authorize")[0];
     assert_eq!(sent.header("x-psu-id"), Some("psu-1"));
+    // The state is never printed.
+    let query = sent.query.as_deref().unwrap();
+    let state = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("state="))
+        .unwrap();
+    assert!(state.len() >= 43, "256 bits, base64url: {state}");
+    let printed = format!("{started:?}");
+    assert!(!printed.contains(state), "{printed}");
+    assert!(printed.contains("REDACTED"), "{printed}");
     assert!(sent.query.as_deref().unwrap().contains("model=decoupled"));
     let mut polls = 0;
     let customer = loop {
