@@ -366,3 +366,30 @@ async fn a_decoupled_consent_is_polled_until_done_and_its_state_used_once() {
         matches!(consent_error(error), ConsentError::Refused { ref error, .. } if error == "rejected")
     );
 }
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_state_kept_in_redis_is_used_once_by_whichever_replica_the_redirect_reaches() {
+    let redis = tests::RedisServer::start(false);
+    let emulator = Emulator::start().await.unwrap();
+    let replica = || {
+        Client::builder(emulator.environment())
+            .credentials(emulator.credentials())
+            .token_store(std::sync::Arc::new(tests::redis_store(&redis.url())))
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (replica(), replica());
+    let (state, query) = consent(&first, &ConsentRequest::connect(REDIRECT)).await;
+    // Redis holds the state's digest, never the state.
+    let keys = tests::redis_command(&redis.url(), &["KEYS", "*consent*"]).await;
+    let keys = format!("{keys:?}");
+    assert!(keys.contains("consent"), "{keys}");
+    assert!(!keys.contains(state.expose_secret()), "{keys}");
+    let customer = second.complete_consent(&state, &query).await.unwrap();
+    let id = customer.customer_id().unwrap().to_owned();
+    first.customer(&id).customer_accounts(&id).await.unwrap();
+    let again = first.complete_consent(&state, &query).await;
+    assert_eq!(consent_error(again.unwrap_err()), ConsentError::StateUsed);
+    assert_eq!(token_requests(&emulator), 1);
+}
