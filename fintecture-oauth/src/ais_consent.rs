@@ -40,8 +40,10 @@ pub(crate) trait AisConsent {
     ) -> Result<ConsentAnswer, Error>;
 
     /// `GET /ais/v1/customer/{customer_id}/accounts`, sent with a token of the caller's
-    /// choosing: whether the service takes it for this customer.
-    #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", max_body = "64KiB")]
+    /// choosing: whether the service takes it for this customer. Retried when no
+    /// connection could be made: the code is spent by then, and a lost check loses the
+    /// consent.
+    #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", retry = 2)]
     async fn ais_owner_check(&self, customer_id: &str) -> Result<RawResponse, Error>;
 }
 

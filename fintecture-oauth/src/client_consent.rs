@@ -13,7 +13,7 @@ use crate::consent_state::ConsentState;
 use crate::error::{BuildError, Error};
 use crate::secret::AuthorizationCode;
 use crate::token::AccessToken;
-use crate::token_store::StoreError;
+use crate::token_manager::lease::store_error;
 use http::{HeaderName, HeaderValue, StatusCode};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
@@ -139,7 +139,8 @@ impl Client {
         redirect_query: &str,
     ) -> Result<Client, Error> {
         let query = Redirect::parse(redirect_query);
-        let returned = query.field("state").ok_or(ConsentError::MissingState)?;
+        let returned = query.field("state").filter(|state| !state.is_empty());
+        let returned = returned.ok_or(ConsentError::MissingState)?;
         if !kept.matches(returned) {
             return Err(ConsentError::WrongState.into());
         }
@@ -292,14 +293,4 @@ impl Redirect {
 fn quoted(text: &str) -> String {
     let line: Vec<&str> = text.split_whitespace().collect();
     line.join(" ").chars().take(QUOTED).collect()
-}
-
-fn store_error(error: StoreError) -> Error {
-    Error::Store(Arc::new(error))
-}
-
-impl From<ConsentError> for Error {
-    fn from(error: ConsentError) -> Self {
-        Error::Consent(error)
-    }
 }

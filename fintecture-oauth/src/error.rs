@@ -241,6 +241,12 @@ impl Error {
     }
 }
 
+impl From<ConsentError> for Error {
+    fn from(error: ConsentError) -> Self {
+        Error::Consent(error)
+    }
+}
+
 /// Classifies a reqwest error: timeouts, then failures to connect (the request was not sent),
 /// then everything else.
 pub(crate) fn transport_error(endpoint: &'static str, source: reqwest::Error) -> Error {
