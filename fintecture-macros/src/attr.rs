@@ -11,8 +11,21 @@ use syn::{Attribute, Ident, LitStr, Token};
 
 /// The keys `#[endpoint(...)]` understands, for "did you mean" suggestions.
 const KEYS: &[&str] = &[
-    "get", "post", "put", "patch", "delete", "form", "json", "auth", "scope", "timeout",
-    "max_body", "header", "retry",
+    "get",
+    "post",
+    "put",
+    "patch",
+    "delete",
+    "form",
+    "json",
+    "auth",
+    "scope",
+    "timeout",
+    "max_body",
+    "header",
+    "retry",
+    "spec",
+    "operation",
 ];
 
 /// An HTTP method key.
@@ -77,21 +90,46 @@ pub(crate) struct EndpointAttr {
     pub(crate) max_body: Option<(u64, syn::Lit)>,
     pub(crate) retry: Option<(u32, syn::LitInt)>,
     pub(crate) headers: Vec<(LitStr, LitStr)>,
+    /// `spec = skip`: not checked against the trait's OpenAPI document.
+    pub(crate) spec_skip: Option<Ident>,
+    /// `operation = "operationId"`: the document's operation this endpoint is, when its
+    /// path and method alone do not say.
+    pub(crate) operation: Option<LitStr>,
 }
 
-/// Parses the arguments of `#[api(...)]`: nothing, or `crate = path::to::fintecture_oauth`
-/// (a path, or a string holding one, as serde's `crate = "..."`), for crates that re-export
-/// fintecture-oauth. Returns the path the generated code names the runtime by.
-pub(crate) fn api_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
+/// `#[api(...)]` as written.
+pub(crate) struct ApiArgs {
+    /// The path the generated code names the runtime by.
+    pub(crate) krate: syn::Path,
+    /// `spec = "openapi.yaml"`: the document to check the endpoints against, relative to
+    /// the declaring file.
+    pub(crate) spec: Option<LitStr>,
+}
+
+/// Parses the arguments of `#[api(...)]`: `crate = path::to::fintecture_oauth` (a path, or
+/// a string holding one, as serde's `crate = "..."`), for crates that re-export
+/// fintecture-oauth, and `spec = "openapi.yaml"`.
+pub(crate) fn api_args(args: TokenStream, errors: &mut Errors) -> ApiArgs {
     let default = || syn::parse_quote!(::fintecture_oauth);
     let mut krate: Option<syn::Path> = None;
+    let mut spec: Option<LitStr> = None;
     let parser = |input: ParseStream| {
         while !input.is_empty() {
             let key: Ident = input.call(syn::ext::IdentExt::parse_any)?;
-            if key != "crate" {
+            if key == "spec" {
+                input.parse::<Token![=]>()?;
+                let path: LitStr = input.parse()?;
+                if spec.is_some() {
+                    errors.push(syn::Error::new_spanned(&key, "`spec` is given twice"));
+                }
+                spec = Some(path);
+            } else if key != "crate" {
                 errors.push(syn::Error::new_spanned(
                     &key,
-                    format!("unknown #[api] argument `{key}`; expected `crate = path::to::fintecture_oauth`"),
+                    format!(
+                        "unknown #[api] argument `{key}`; expected `crate = path::to::fintecture_oauth` \
+                         or `spec = \"openapi.yaml\"`"
+                    ),
                 ));
                 skip_to_comma(input)?;
             } else {
@@ -116,7 +154,10 @@ pub(crate) fn api_args(args: TokenStream, errors: &mut Errors) -> syn::Path {
     if let Err(e) = parser.parse2(args) {
         errors.push(e);
     }
-    krate.unwrap_or_else(default)
+    ApiArgs {
+        krate: krate.unwrap_or_else(default),
+        spec,
+    }
 }
 
 /// Finds and parses the `#[endpoint(...)]` attribute of a method, if it has one.
@@ -142,6 +183,8 @@ pub(crate) fn endpoint(attrs: &[Attribute], errors: &mut Errors) -> Option<Endpo
         max_body: None,
         retry: None,
         headers: Vec::new(),
+        spec_skip: None,
+        operation: None,
     };
     let list = match &attr.meta {
         syn::Meta::List(list) => list,
@@ -252,6 +295,22 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
                 })?;
             set_once(&mut out.retry, (retries, lit), key)?;
         }
+        "spec" => {
+            input.parse::<Token![=]>()?;
+            let value: Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            if value != "skip" {
+                return Err(syn::Error::new_spanned(
+                    &value,
+                    "expected `spec = skip` (not checked against the OpenAPI document)",
+                ));
+            }
+            set_once(&mut out.spec_skip, value, key)?;
+        }
+        "operation" => {
+            input.parse::<Token![=]>()?;
+            let id: LitStr = input.parse()?;
+            set_once(&mut out.operation, id, key)?;
+        }
         "header" => {
             let content;
             syn::parenthesized!(content in input);
@@ -329,29 +388,7 @@ fn parse_size(text: &str) -> Option<u64> {
 
 /// The known key closest to a misspelt one, if any is close enough to be a plausible typo.
 fn closest(name: &str) -> Option<&'static str> {
-    KEYS.iter()
-        .map(|known| (edit_distance(name, known), *known))
-        .filter(|(distance, known)| *distance <= known.len().max(3) / 3 + 1)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = Vec::with_capacity(previous.len());
-        let mut left = i + 1;
-        current.push(left);
-        for ((cb, diagonal), above) in b.iter().zip(&previous).zip(previous.iter().skip(1)) {
-            left = (above + 1)
-                .min(left + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            current.push(left);
-        }
-        previous = current;
-    }
-    previous.last().copied().unwrap_or(0)
+    crate::suggest::closest(name, KEYS.iter().copied())
 }
 
 /// The role an argument plays in the request, from its attribute.
@@ -558,11 +595,11 @@ mod tests {
         assert_eq!(closest("cache_forever"), None);
         // Two edits are close enough for a three-letter key.
         assert_eq!(closest("gxx"), Some("get"));
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", ""), 3);
-        assert_eq!(edit_distance("ab", "ba"), 2);
-        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(crate::suggest::edit_distance("kitten", "sitting"), 3);
+        assert_eq!(crate::suggest::edit_distance("", "abc"), 3);
+        assert_eq!(crate::suggest::edit_distance("abc", ""), 3);
+        assert_eq!(crate::suggest::edit_distance("ab", "ba"), 2);
+        assert_eq!(crate::suggest::edit_distance("abc", "abc"), 0);
     }
 
     fn endpoint_of(tokens: TokenStream) -> (Option<EndpointAttr>, Result<(), syn::Error>) {
@@ -670,12 +707,16 @@ mod tests {
     #[test]
     fn api_arguments() {
         let mut errors = Errors::default();
-        let path = api_args(quote::quote!(crate = my::runtime), &mut errors);
+        let path = api_args(quote::quote!(crate = my::runtime), &mut errors).krate;
         assert_eq!(quote::quote!(#path).to_string(), "my :: runtime");
-        let path = api_args(quote::quote!(crate = "::other"), &mut errors);
+        let path = api_args(quote::quote!(crate = "::other"), &mut errors).krate;
         assert_eq!(quote::quote!(#path).to_string(), ":: other");
-        let path = api_args(TokenStream::new(), &mut errors);
+        let args = api_args(TokenStream::new(), &mut errors);
+        let path = args.krate;
         assert_eq!(quote::quote!(#path).to_string(), ":: fintecture_oauth");
+        assert!(args.spec.is_none());
+        let args = api_args(quote::quote!(spec = "api.yaml", crate = x), &mut errors);
+        assert_eq!(args.spec.map(|s| s.value()).as_deref(), Some("api.yaml"));
         assert!(errors.into_result().is_ok());
 
         let mut errors = Errors::default();

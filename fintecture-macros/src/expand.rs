@@ -15,18 +15,31 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemTrait, Pat, TraitItem};
 
 /// The macro's entry: parse, validate, expand; on error, fallback items plus every error.
-pub(crate) fn api(args: TokenStream, item: ItemTrait) -> TokenStream {
+///
+/// `declaring_dir` is the directory of the file that declares the trait, where the compiler
+/// says (an OpenAPI document named by `spec` is found from there).
+pub(crate) fn api(
+    args: TokenStream,
+    item: ItemTrait,
+    declaring_dir: Option<&std::path::Path>,
+) -> TokenStream {
     let mut errors = Errors::default();
-    let krate = attr::api_args(args, &mut errors);
+    let attr::ApiArgs { krate, spec } = attr::api_args(args, &mut errors);
     let api = Api::from_syn(&item, &mut errors);
     api.validate(&mut errors);
+    let tracking = spec
+        .as_ref()
+        .and_then(|spec| crate::spec::check(&api, spec, declaring_dir, &mut errors));
     let cx = Context::new(&api, krate);
     match errors.into_result() {
-        Ok(()) => cx.generate(),
+        Ok(()) => {
+            let items = cx.generate();
+            quote!(#items #tracking)
+        }
         Err(error) => {
             let fallback = cx.fallback();
             let error = error.into_compile_error();
-            quote!(#fallback #error)
+            quote!(#fallback #tracking #error)
         }
     }
 }

@@ -18,6 +18,14 @@
 mod ast;
 mod attr;
 mod expand;
+mod spec;
+#[cfg(feature = "spec")]
+mod spec_check;
+#[cfg(feature = "spec")]
+mod spec_load;
+#[cfg(feature = "spec")]
+mod spec_model;
+mod suggest;
 mod valid;
 
 #[cfg(test)]
@@ -118,5 +126,15 @@ use proc_macro::TokenStream;
 pub fn api(args: TokenStream, input: TokenStream) -> TokenStream {
     let args = proc_macro2::TokenStream::from(args);
     let item = syn::parse_macro_input!(input as syn::ItemTrait);
-    expand::api(args, item).into()
+    // Where the trait is declared, for a `spec` path relative to it (rust-analyzer may not
+    // say: then nothing is checked, and the code is the same).
+    let file = proc_macro::Span::call_site().local_file();
+    let dir = file.map(|file| {
+        let dir = file
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        std::env::current_dir().map_or(dir.clone(), |cwd| cwd.join(dir))
+    });
+    expand::api(args, item, dir.as_deref()).into()
 }

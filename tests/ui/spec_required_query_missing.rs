@@ -1,0 +1,9 @@
+use fintecture_oauth::{Error, api};
+
+#[api(spec = "spec/shop.yaml")]
+pub trait Api {
+    #[endpoint(post = "/pis/v2/connect", json, scope = "PIS")]
+    async fn connect(&self, #[query] state: &str, #[body] body: &serde_json::Value) -> Result<(), Error>;
+}
+
+fn main() {}
