@@ -79,7 +79,8 @@ pub struct SessionMeta {
 }
 
 /// Payment initiation (PIS): bearer tokens of scope `PIS`, fetched and cached for you.
-#[api]
+/// Checked against Fintecture's PIS document at compile time.
+#[api(spec = "../../fintecture-oauth/spec/fintecture-pis.openapi.yaml")]
 pub trait Pis {
     /// Creates a payment session and returns where to send the payer.
     #[endpoint(post = "/pis/v2/connect", json, scope = "PIS")]
@@ -90,12 +91,12 @@ pub trait Pis {
     ) -> Result<Session, Error>;
 
     /// Reads a payment session.
-    #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
-    async fn payment(&self, session_id: &str) -> Result<Session, Error>;
+    #[endpoint(get = "/pis/v2/payments/{payment_id}", scope = "PIS")]
+    async fn payment(&self, payment_id: &str) -> Result<Session, Error>;
 }
 
 /// Account information (AIS): bearer tokens of scope `AIS`, from an authorization code.
-#[api]
+#[api(spec = "../../fintecture-oauth/spec/fintecture-ais.openapi.yaml")]
 pub trait Ais {
     /// The customer's accounts.
     #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", scope = "AIS")]

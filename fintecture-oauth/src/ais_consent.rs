@@ -8,7 +8,8 @@ use crate::response::RawResponse;
 use serde::{Deserialize, Serialize};
 
 /// The consent endpoints.
-#[api]
+#[cfg_attr(feature = "spec", api(spec = "../spec/fintecture-ais.openapi.yaml"))]
+#[cfg_attr(not(feature = "spec"), api)]
 #[expect(
     dead_code,
     reason = "the client sends these through their request builders, to add the optional \
@@ -43,7 +44,11 @@ pub(crate) trait AisConsent {
     /// choosing: whether the service takes it for this customer. Retried when no
     /// connection could be made: the code is spent by then, and a lost check loses the
     /// consent.
-    #[endpoint(get = "/ais/v1/customer/{customer_id}/accounts", retry = 2)]
+    #[endpoint(
+        get = "/ais/v1/customer/{customer_id}/accounts",
+        auth = bearer,
+        retry = 2
+    )]
     async fn ais_owner_check(&self, customer_id: &str) -> Result<RawResponse, Error>;
 }
 

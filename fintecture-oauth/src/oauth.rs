@@ -14,8 +14,9 @@ use crate::token_manager::endpoint::TokenEndpoint;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use std::fmt;
 
-/// The token endpoints.
-#[api]
+/// The token endpoints, checked against the OAuth document at compile time (feature `spec`).
+#[cfg_attr(feature = "spec", api(spec = "../spec/fintecture-oauth.openapi.yaml"))]
+#[cfg_attr(not(feature = "spec"), api)]
 pub trait OAuth {
     /// `POST /oauth/accesstoken`: a token for the client-credentials grant (PIS and the other
     /// scopes) or the authorization-code grant (AIS).
