@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::panic)]
 
 use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens as _;
 use std::path::{Path, PathBuf};
 use syn::{Item, ItemTrait, Meta};
 
@@ -25,13 +26,20 @@ fn api_traits(items: &[Item], found: &mut Vec<(TokenStream, ItemTrait)>) {
         match item {
             Item::Trait(item) => {
                 let mut item = item.clone();
-                let Some(index) = item.attrs.iter().position(|a| a.path().is_ident("api")) else {
+                let Some((index, api)) = item.attrs.iter().enumerate().find_map(|(i, a)| {
+                    let meta = api_attribute(a)?;
+                    Some((i, meta))
+                }) else {
                     continue;
                 };
-                let args = match &item.attrs.remove(index).meta {
-                    Meta::List(list) => list.tokens.clone(),
+                let args = match api {
+                    Meta::List(list) => list.tokens,
                     _ => TokenStream::new(),
                 };
+                item.attrs.retain(|a| !a.path().is_ident("cfg_attr"));
+                if index < item.attrs.len() && item.attrs[index].path().is_ident("api") {
+                    item.attrs.remove(index);
+                }
                 found.push((args, item));
             }
             Item::Mod(module) => {
@@ -66,6 +74,29 @@ fn compile_errors(tokens: TokenStream, messages: &mut Vec<String>) {
     }
 }
 
+/// `#[api(...)]`, or `#[cfg_attr(feature = "spec", api(...))]` /
+/// `#[cfg_attr(not(feature = "spec"), api)]` whose condition holds in this build.
+fn api_attribute(attr: &syn::Attribute) -> Option<Meta> {
+    if attr.path().is_ident("api") {
+        return Some(attr.meta.clone());
+    }
+    if !attr.path().is_ident("cfg_attr") {
+        return None;
+    }
+    let parts = attr
+        .parse_args_with(syn::punctuated::Punctuated::<Meta, syn::Token![,]>::parse_terminated)
+        .ok()?;
+    let mut parts = parts.into_iter();
+    let condition = parts.next()?.to_token_stream().to_string();
+    let holds = match condition.as_str() {
+        "feature = \"spec\"" => cfg!(feature = "spec"),
+        "not (feature = \"spec\")" => !cfg!(feature = "spec"),
+        _ => return None,
+    };
+    let api = parts.next()?;
+    (holds && api.path().is_ident("api")).then_some(api)
+}
+
 fn expand_file(path: &Path) -> Vec<Vec<String>> {
     let source = std::fs::read_to_string(path).expect("the case is readable");
     let file = syn::parse_file(&source).expect("the case parses");
@@ -73,6 +104,9 @@ fn expand_file(path: &Path) -> Vec<Vec<String>> {
     api_traits(&file.items, &mut traits);
     traits
         .into_iter()
+        // Traits checked against a document need the `spec` feature (the workspace's build
+        // has it; `cargo test -p fintecture-macros` alone does not).
+        .filter(|(args, _)| cfg!(feature = "spec") || !args.to_string().contains("spec"))
         .map(|(args, item)| {
             let mut messages = Vec::new();
             compile_errors(crate::expand::api(args, item, path.parent()), &mut messages);
@@ -140,6 +174,7 @@ fn every_valid_trait_in_the_workspace_expands_without_error() {
         "tests/tests/debug_secrets.rs",
         "tests/tests/errors.rs",
         "fintecture-oauth/src/oauth.rs",
+        "fintecture-oauth/src/ais_consent.rs",
         "examples/src/lib.rs",
         "examples/examples/extend.rs",
     ];
@@ -171,4 +206,83 @@ fn items_with_defaults_stay_the_traits_own() {
         &mut messages,
     );
     assert_eq!(messages, Vec::<String>::new());
+}
+
+/// The expansion with `spec` is the one without, plus the `include_bytes!` that makes cargo
+/// rebuild when the document changes.
+#[cfg(feature = "spec")]
+#[test]
+fn the_expansion_is_the_same_with_and_without_spec() {
+    let item: ItemTrait = syn::parse_quote! {
+        pub trait Api {
+            #[endpoint(get = "/pis/v2/payments/{session_id}", scope = "PIS")]
+            async fn payment(&self, session_id: &str) -> Result<(), Error>;
+            #[endpoint(post = "/pis/v2/connect", json, scope = "PIS")]
+            async fn connect(&self, #[query] redirect_uri: &str, #[body] body: &Body)
+                -> Result<Session, Error>;
+        }
+    };
+    let dir = workspace().join("tests/ui");
+    let spec = quote::quote!(spec = "spec/shop.yaml");
+    let with = crate::expand::api(spec, item.clone(), Some(&dir)).to_string();
+    let without = crate::expand::api(TokenStream::new(), item, Some(&dir)).to_string();
+    let tracking = "const _ : & [u8] = include_bytes ! (\"spec/shop.yaml\") ;";
+    assert!(with.contains(tracking), "{with}");
+    assert_eq!(with.replacen(tracking, "", 1).trim(), without.trim());
+    assert!(!without.contains("compile_error"), "{without}");
+}
+
+/// Hostile documents: an error each, quickly, never a panic or a hang.
+#[cfg(feature = "spec")]
+#[test]
+fn hostile_documents_are_refused() {
+    use crate::spec_load::parse;
+    let deep_flow = format!("openapi: 3.1.0\npaths: {}", "[".repeat(100_000));
+    let mut deep_block = String::from("openapi: 3.1.0\npaths:\n");
+    for level in 0..2_000 {
+        deep_block.push_str(&format!("{}a{level}:\n", " ".repeat(level + 1)));
+    }
+    let mut laughs = String::from("openapi: 3.1.0\na: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (name, previous) in ["b", "c", "d", "e", "f", "g", "h", "i"]
+        .iter()
+        .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+    {
+        let refs = vec![format!("*{previous}"); 10].join(", ");
+        laughs.push_str(&format!("{name}: &{name} [{refs}]\n"));
+    }
+    for (document, expected) in [
+        (deep_flow.as_str(), "nests deeper"),
+        (deep_block.as_str(), "indented deeper"),
+        (laughs.as_str(), "does not parse"),
+        ("\u{0}\u{1}\u{fffd}\u{7f}garbage: [", "does not parse"),
+        ("", "empty"),
+        ("- just\n- a list\n", "openapi"),
+        ("openapi: 2.0\n", "only OpenAPI 3.x"),
+    ] {
+        match parse(document) {
+            Ok(_) => panic!("accepted: {}", &document[..document.len().min(60)]),
+            Err(message) => assert!(message.contains(expected), "{message}"),
+        }
+    }
+}
+
+#[cfg(feature = "spec")]
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any text is a document or an error, never a panic.
+    #[test]
+    fn any_text_parses_or_fails(text in "(openapi: 3.1.0\n)?[ -~\n\t\u{80}-\u{2ff}]{0,300}") {
+        let _ = crate::spec_load::parse(&text);
+    }
+
+    /// Any bytes in a file are a document or an error (not UTF-8 among them).
+    #[test]
+    fn any_file_loads_or_fails(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let dir = std::env::temp_dir().join(format!("fintecture-spec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join(format!("{}.yaml", bytes.len()));
+        std::fs::write(&path, &bytes).expect("a temporary file");
+        let _ = crate::spec_load::load(&path);
+    }
 }
