@@ -174,6 +174,12 @@ fn is_scalar(ty: &Type) -> bool {
     }
 }
 
+/// An identifier's name without `r#` (`r#type` fills `{type}`).
+pub(crate) fn unraw(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").map(str::to_string).unwrap_or(name)
+}
+
 fn last_ident_is(path: &syn::Path, name: &str) -> bool {
     path.segments
         .last()

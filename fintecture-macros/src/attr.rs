@@ -400,11 +400,14 @@ pub(crate) enum Role {
     Header(LitStr),
     /// `#[body]`.
     Body(Ident),
+    /// `#[path("customer-id")]`: fills the placeholder of that name, for names that are
+    /// not Rust identifiers.
+    Path(LitStr),
 }
 
 /// Whether an attribute is one of the argument-role attributes this macro consumes.
 pub(crate) fn is_role_attr(attr: &Attribute) -> bool {
-    ["query", "header", "body"]
+    ["query", "header", "body", "path"]
         .iter()
         .any(|name| attr.path().is_ident(name))
 }
@@ -425,6 +428,10 @@ pub(crate) fn role(attrs: &[Attribute], errors: &mut Errors) -> Option<Role> {
             attr.meta
                 .require_path_only()
                 .map(|p| Role::Body(ident_of(p)))
+        } else if attr.path().is_ident("path") {
+            attr.parse_args::<LitStr>()
+                .map(Role::Path)
+                .map_err(|e| syn::Error::new(e.span(), "expected #[path(\"placeholder-name\")]"))
         } else if attr.path().is_ident("header") {
             attr.parse_args::<LitStr>()
                 .map(Role::Header)
@@ -469,9 +476,14 @@ pub(crate) fn template(path: &str) -> Result<Vec<Piece>, String> {
         let close = tail
             .find('}')
             .ok_or_else(|| "unclosed `{` in the path".to_string())?;
-        let name = tail.get(1..close).unwrap_or_default();
-        if syn::parse_str::<Ident>(name).is_err() {
-            return Err(format!("`{{{name}}}` is not a valid placeholder name"));
+        let written = tail.get(1..close).unwrap_or_default();
+        // Any name a URL template may hold: keywords (`{type}`, or `{r#type}` as before,
+        // filled by `r#type`) and names that are not identifiers (`{customer-id}`, filled
+        // by a `#[path("customer-id")]` argument).
+        let name = written.strip_prefix("r#").unwrap_or(written);
+        let valid = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+        if name.is_empty() || !name.chars().all(valid) {
+            return Err(format!("`{{{written}}}` is not a valid placeholder name"));
         }
         if !literal.is_empty() {
             pieces.push(Piece::Literal(literal.to_string()));
@@ -564,7 +576,7 @@ mod tests {
         assert_eq!(pieces("/a/b"), Ok(vec!["L:/a/b".to_string()]));
         assert_eq!(
             pieces("/a/{id}/b/{r#type}"),
-            Ok(["L:/a/", "P:id", "L:/b/", "P:r#type"]
+            Ok(["L:/a/", "P:id", "L:/b/", "P:type"]
                 .map(String::from)
                 .to_vec())
         );
@@ -577,8 +589,14 @@ mod tests {
             Err("`{}` is not a valid placeholder name".into())
         );
         assert_eq!(
-            pieces("/a/{session-id}"),
-            Err("`{session-id}` is not a valid placeholder name".into())
+            pieces("/a/{session-id}/{type}"),
+            Ok(["L:/a/", "P:session-id", "L:/", "P:type"]
+                .map(String::from)
+                .to_vec())
+        );
+        assert_eq!(
+            pieces("/a/{session id}"),
+            Err("`{session id}` is not a valid placeholder name".into())
         );
         assert_eq!(
             pieces("/{a{b}}"),

@@ -7,7 +7,7 @@
 //! thiserror's `fallback.rs` does), so code using the trait, its `...Requests` type or the
 //! client's methods adds no error of its own to the real one.
 
-use crate::ast::{self, Api, Decode, Endpoint};
+use crate::ast::{self, Api, Decode, Endpoint, unraw};
 use crate::attr::{self, AuthKind, Encoding, Errors, Piece, Role};
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
@@ -280,9 +280,12 @@ impl<'a> Context<'a> {
                     let ident = endpoint
                         .args
                         .iter()
-                        .filter(|arg| arg.role.is_none())
-                        .filter_map(|arg| arg.ident())
-                        .find(|ident| unraw(ident) == param);
+                        .find(|arg| match (&arg.role, arg.ident()) {
+                            (Some(Role::Path(name)), _) => name.value() == param,
+                            (None, Some(ident)) => unraw(ident) == param,
+                            _ => false,
+                        })
+                        .and_then(|arg| arg.ident());
                     quote!(#builder.path_param(&#ident)?;)
                 }
             });
@@ -428,10 +431,6 @@ fn cfg_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> 
 }
 
 /// A placeholder or query name as written, without the `r#` of a raw identifier.
-fn unraw(ident: &Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").map(str::to_string).unwrap_or(name)
-}
 
 fn output_type(sig: &syn::Signature) -> TokenStream {
     match &sig.output {

@@ -3,7 +3,7 @@
 //! and its encoding, the authentication. Every problem is a compile error on the token that
 //! causes it, with the document's alternatives where it has some.
 
-use crate::ast::{Api, Endpoint};
+use crate::ast::{Api, Endpoint, unraw};
 use crate::attr::{AuthKind, Encoding, Errors, Role};
 use crate::spec_model::{Document, Location, Operation};
 use crate::suggest::closest;
@@ -198,7 +198,7 @@ impl<'a> Check<'a, '_> {
                 Some(Role::Query(Some(name))) => Some((name.value(), name as &dyn quote::ToTokens)),
                 Some(Role::Query(None)) if arg.is_scalar() => arg
                     .ident()
-                    .map(|ident| (ident.unraw_name(), ident as &dyn quote::ToTokens)),
+                    .map(|ident| (unraw(ident), ident as &dyn quote::ToTokens)),
                 _ => None,
             })
             .collect();
@@ -387,16 +387,4 @@ fn placeholders(path: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
         .collect()
-}
-
-/// An identifier's name without `r#`.
-trait UnrawName {
-    fn unraw_name(&self) -> String;
-}
-
-impl UnrawName for syn::Ident {
-    fn unraw_name(&self) -> String {
-        let name = self.to_string();
-        name.strip_prefix("r#").map(str::to_owned).unwrap_or(name)
-    }
 }

@@ -306,6 +306,16 @@ impl Endpoint<'_> {
                         ));
                     }
                 }
+                Some(Role::Path(name)) => {
+                    if let Some(index) = unmatched.iter().position(|p| *p == name.value()) {
+                        unmatched.swap_remove(index);
+                    } else {
+                        errors.push(syn::Error::new_spanned(
+                            name,
+                            format!("`#[path]` names no `{{{}}}` in the path", name.value()),
+                        ));
+                    }
+                }
                 Some(Role::Header(name)) => check_header_name(name, errors),
                 Some(Role::Query(Some(name))) if name.value().is_empty() => errors.push(
                     syn::Error::new_spanned(name, "the query name must not be empty"),
@@ -315,10 +325,18 @@ impl Endpoint<'_> {
         }
         if let Some((_, _, path)) = self.attr.verbs.first() {
             for name in unmatched {
-                errors.push(syn::Error::new(
-                    path.span(),
-                    format!("placeholder `{{{name}}}` has no argument named `{name}`"),
-                ));
+                let message = if syn::parse_str::<syn::Ident>(&name).is_ok() {
+                    format!("placeholder `{{{name}}}` has no argument named `{name}`")
+                } else if syn::parse_str::<syn::Ident>(&format!("r#{name}")).is_ok() {
+                    format!("placeholder `{{{name}}}` has no argument named `r#{name}`")
+                } else {
+                    let rust = name.replace(['-', '.'], "_");
+                    format!(
+                        "placeholder `{{{name}}}` has no argument: `{name}` is not a Rust name, \
+                         so map one to it: `#[path(\"{name}\")] {rust}: &str`"
+                    )
+                };
+                errors.push(syn::Error::new(path.span(), message));
             }
         }
     }

@@ -220,3 +220,25 @@ fn base64_encode(text: &str) -> String {
 fn serde_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
+
+/// Placeholders a Rust name cannot be: a keyword, and a name with a hyphen.
+#[fintecture_oauth::api]
+pub trait Awkward {
+    /// `{type}`, filled by `r#type`; `{customer-id}`, by a `#[path]` argument.
+    #[endpoint(get = "/customers/{customer-id}/things/{type}")]
+    async fn things(
+        &self,
+        #[path("customer-id")] customer: &str,
+        r#type: &str,
+    ) -> Result<(), Error>;
+}
+
+#[test]
+fn keyword_and_hyphenated_placeholders_build_the_right_url() {
+    let client = client_for("https://api.example.test");
+    let request = AwkwardRequests::things(&client, "c 1/2", "savings").unwrap();
+    assert_eq!(
+        request.url(),
+        "https://api.example.test/customers/c%201%2F2/things/savings"
+    );
+}

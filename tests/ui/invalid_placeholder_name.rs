@@ -2,7 +2,7 @@ use fintecture_oauth::{Error, api};
 
 #[api]
 pub trait Api {
-    #[endpoint(get = "/a/{session-id}")]
+    #[endpoint(get = "/a/{session*id}")]
     async fn call(&self) -> Result<(), Error>;
 }
 
