@@ -430,8 +430,6 @@ fn cfg_attrs(attrs: &[syn::Attribute]) -> impl Iterator<Item = &syn::Attribute> 
     attrs.iter().filter(|a| a.path().is_ident("cfg"))
 }
 
-/// A placeholder or query name as written, without the `r#` of a raw identifier.
-
 fn output_type(sig: &syn::Signature) -> TokenStream {
     match &sig.output {
         syn::ReturnType::Type(_, ty) => quote!(#ty),
