@@ -95,6 +95,9 @@ pub(crate) struct EndpointAttr {
     /// `operation = "operationId"`: the document's operation this endpoint is, when its
     /// path and method alone do not say.
     pub(crate) operation: Option<LitStr>,
+    /// The path was given under a key that is not a method (`path = "/x"`): that error
+    /// stands for the missing method too.
+    pub(crate) path_without_method: bool,
 }
 
 /// `#[api(...)]` as written.
@@ -185,6 +188,7 @@ pub(crate) fn endpoint(attrs: &[Attribute], errors: &mut Errors) -> Option<Endpo
         headers: Vec::new(),
         spec_skip: None,
         operation: None,
+        path_without_method: false,
     };
     let list = match &attr.meta {
         syn::Meta::List(list) => list,
@@ -219,15 +223,49 @@ pub(crate) fn endpoint(attrs: &[Attribute], errors: &mut Errors) -> Option<Endpo
 fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::Result<()> {
     let name = key.to_string();
     if let Some(verb) = Verb::from_key(&name) {
+        if input.peek(syn::token::Paren) {
+            // `post("/x")`: the method kept (so nothing else reports it missing), and one
+            // error with the form to write.
+            let content;
+            syn::parenthesized!(content in input);
+            let path: LitStr = content.parse()?;
+            let message = format!("write `{name} = {:?}`", path.value());
+            out.verbs.push((verb, key.clone(), path.clone()));
+            return Err(syn::Error::new_spanned(key, message));
+        }
         input.parse::<Token![=]>()?;
         out.verbs.push((verb, key.clone(), input.parse()?));
         return Ok(());
     }
     match name.as_str() {
+        "path" | "url" | "uri" | "route" | "method" => {
+            out.path_without_method = true;
+            let path = match input
+                .parse::<Token![=]>()
+                .and_then(|_| input.parse::<LitStr>())
+            {
+                Ok(path) => path.value(),
+                Err(_) => "/path".into(),
+            };
+            return Err(syn::Error::new_spanned(
+                key,
+                format!(
+                    "the HTTP method is the key: `get = {path:?}` (or `post`, `put`, `patch`, \
+                     `delete`)"
+                ),
+            ));
+        }
         "form" => out.encodings.push((Encoding::Form, key.clone())),
         "json" => out.encodings.push((Encoding::Json, key.clone())),
         "auth" => {
             input.parse::<Token![=]>()?;
+            if input.peek(LitStr) {
+                let quoted: LitStr = input.parse()?;
+                return Err(syn::Error::new_spanned(
+                    &quoted,
+                    format!("`auth` takes a bare word: `auth = {}`", quoted.value()),
+                ));
+            }
             let value: Ident = input.call(syn::ext::IdentExt::parse_any)?;
             let kind = match value.to_string().as_str() {
                 "none" => AuthKind::None,
@@ -246,7 +284,9 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
         }
         "scope" => {
             input.parse::<Token![=]>()?;
-            let scope: LitStr = input.parse()?;
+            let scope: LitStr = string(input, |bare| {
+                format!("quote the scope: `scope = \"{bare}\"`")
+            })?;
             if scope.value().trim().is_empty() {
                 return Err(syn::Error::new_spanned(
                     &scope,
@@ -257,7 +297,11 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
         }
         "timeout" => {
             input.parse::<Token![=]>()?;
-            let lit: LitStr = input.parse()?;
+            let lit: LitStr = string(input, |bare| {
+                format!(
+                    "a timeout is a duration in a string: `timeout = \"{bare}s\"` (or \"500ms\", \"2m\")"
+                )
+            })?;
             let millis = parse_duration_ms(&lit.value()).ok_or_else(|| {
                 syn::Error::new_spanned(
                     &lit,
@@ -328,6 +372,16 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
         }
     }
     Ok(())
+}
+
+/// A string literal; for anything else written bare (`PIS`, `15`), the error `explain` gives
+/// for it, on it.
+fn string(input: ParseStream, explain: impl Fn(&str) -> String) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        return input.parse();
+    }
+    let bare: TokenTree = input.parse()?;
+    Err(syn::Error::new_spanned(&bare, explain(&bare.to_string())))
 }
 
 fn set_once<T>(slot: &mut Option<T>, value: T, key: &Ident) -> syn::Result<()> {

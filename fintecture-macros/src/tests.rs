@@ -284,3 +284,53 @@ proptest::proptest! {
         let _ = crate::spec_load::load(&path);
     }
 }
+
+/// Not a test: what checking a second trait of 100 endpoints against a 100-operation
+/// document costs once the document is read (the compiler process has parsed it for the
+/// first trait). `scripts/bench` runs it and reads the line it prints; nothing is asserted
+/// on time here.
+#[cfg(feature = "spec")]
+#[test]
+#[ignore = "a benchmark: scripts/bench runs it"]
+fn bench_a_second_trait_against_a_read_document() {
+    use std::fmt::Write as _;
+    let (mut document, mut methods) = (String::new(), String::new());
+    document.push_str("openapi: 3.1.0\nsecurity: [{ BearerAuth: [] }]\npaths:\n");
+    for i in 1..=100 {
+        let _ = write!(
+            document,
+            "  /things/{{id}}/item{i}:\n    parameters: [{{ in: path, name: id, required: true }}]\n    get:\n      operationId: item{i}\n      parameters: [{{ in: query, name: page }}]\n"
+        );
+        let _ = write!(
+            methods,
+            "#[endpoint(get = \"/things/{{id}}/item{i}\", scope = \"PIS\")] async fn item_{i}(&self, id: &str, #[query] page: u32) -> Result<Item, Error>;\n"
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("fintecture-spec-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    std::fs::write(dir.join("openapi.yaml"), document).expect("the document");
+    let item: ItemTrait =
+        syn::parse_str(&format!("pub trait Endpoints {{ {methods} }}")).expect("the trait");
+    let spec = quote::quote!(spec = "openapi.yaml");
+    // The first trait reads the document.
+    let first = crate::expand::api(spec.clone(), item.clone(), Some(&dir)).to_string();
+    assert!(!first.contains("compile_error"), "{first}");
+    let median = |args: &TokenStream| {
+        let mut times: Vec<f64> = (0..21)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let _ = crate::expand::api(args.clone(), item.clone(), Some(&dir));
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times.get(10).copied().unwrap_or_default()
+    };
+    let (with, without) = (median(&spec), median(&TokenStream::new()));
+    let extra = with - without;
+    println!(
+        "spec_second_trait: ratio={:.3} (extra_ms={extra:.3} with_ms={with:.3} without_ms={without:.3} target_ms=5)",
+        extra / 5.0
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

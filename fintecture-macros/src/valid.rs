@@ -127,6 +127,9 @@ impl Endpoint<'_> {
     fn validate_verb(&self, errors: &mut Errors) -> Option<Verb> {
         let mut verbs = self.attr.verbs.iter();
         let Some((verb, _, _)) = verbs.next() else {
+            if self.attr.path_without_method {
+                return None;
+            }
             errors.push(syn::Error::new_spanned(
                 &self.attr.span_tokens,
                 "missing HTTP method: add one of get, post, put, patch or delete = \"/path\"",
