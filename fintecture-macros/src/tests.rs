@@ -297,13 +297,13 @@ fn bench_a_second_trait_against_a_read_document() {
     let (mut document, mut methods) = (String::new(), String::new());
     document.push_str("openapi: 3.1.0\nsecurity: [{ BearerAuth: [] }]\npaths:\n");
     for i in 1..=100 {
-        let _ = write!(
+        let _ = writeln!(
             document,
-            "  /things/{{id}}/item{i}:\n    parameters: [{{ in: path, name: id, required: true }}]\n    get:\n      operationId: item{i}\n      parameters: [{{ in: query, name: page }}]\n"
+            "  /things/{{id}}/item{i}:\n    parameters: [{{ in: path, name: id, required: true }}]\n    get:\n      operationId: item{i}\n      parameters: [{{ in: query, name: page }}]"
         );
-        let _ = write!(
+        let _ = writeln!(
             methods,
-            "#[endpoint(get = \"/things/{{id}}/item{i}\", scope = \"PIS\")] async fn item_{i}(&self, id: &str, #[query] page: u32) -> Result<Item, Error>;\n"
+            "#[endpoint(get = \"/things/{{id}}/item{i}\", scope = \"PIS\")] async fn item_{i}(&self, id: &str, #[query] page: u32) -> Result<Item, Error>;"
         );
     }
     let dir = std::env::temp_dir().join(format!("fintecture-spec-bench-{}", std::process::id()));
