@@ -5,7 +5,7 @@
 
 use crate::ast::{Api, Endpoint, unraw};
 use crate::attr::{AuthKind, Encoding, Errors, Role};
-use crate::spec_model::{Document, Location, Operation};
+use crate::spec_model::{Document, Location, Operation, shape};
 use crate::suggest::closest;
 use syn::LitStr;
 
@@ -93,7 +93,7 @@ impl<'a> Check<'a, '_> {
                 .iter()
                 .find(|op| op.id.as_deref() == Some(&wanted))
             {
-                if shape(&op.path) != shape(&path.value()) || op.method != method {
+                if op.shape != shape(&path.value()) || op.method != method {
                     self.error(
                         path,
                         format!(
@@ -117,11 +117,7 @@ impl<'a> Check<'a, '_> {
             return None;
         }
         let written = path.value();
-        let same_path: Vec<&Operation> = document
-            .operations
-            .iter()
-            .filter(|op| shape(&op.path) == shape(&written))
-            .collect();
+        let same_path: Vec<&Operation> = document.with_shape(&shape(&written)).collect();
         if same_path.is_empty() {
             let paths = document.operations.iter().map(|op| op.path.as_str());
             let message = match closest(&written, paths) {
@@ -361,24 +357,6 @@ fn undeclared(here: &str, file: &str, what: &str, name: &str, known: &[&str]) ->
         None => message.push_str(&format!("; it has: {}", known.join(", "))),
     }
     message
-}
-
-/// A path with its placeholders blanked: `/a/{id}` and `/a/{name}` have one shape.
-fn shape(path: &str) -> String {
-    let mut shape = String::with_capacity(path.len());
-    let mut inside = false;
-    for c in path.chars() {
-        match c {
-            '{' => {
-                inside = true;
-                shape.push_str("{}");
-            }
-            '}' => inside = false,
-            c if !inside => shape.push(c),
-            _ => {}
-        }
-    }
-    shape
 }
 
 /// The placeholder names of a path, in order.

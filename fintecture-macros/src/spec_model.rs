@@ -3,6 +3,7 @@
 //! 3.0 and 3.1 alike, with local `$ref`s followed. Anything else is ignored.
 
 use saphyr::Yaml;
+use std::collections::HashMap;
 
 /// The methods an OpenAPI path item may hold, as its keys.
 const METHODS: &[&str] = &[
@@ -15,6 +16,9 @@ const MAX_REFS: usize = 16;
 /// A document, as the checks see it.
 pub(crate) struct Document {
     pub(crate) operations: Vec<Operation>,
+    /// The operations by path shape, so that each endpoint finds its own without looking
+    /// at every operation.
+    by_shape: HashMap<String, Vec<usize>>,
     /// `$ref`s that point nowhere in the document, with where they were met.
     pub(crate) dangling: Vec<(String, String)>,
 }
@@ -22,6 +26,8 @@ pub(crate) struct Document {
 /// One operation: a method of a path.
 pub(crate) struct Operation {
     pub(crate) path: String,
+    /// The path with its placeholders blanked (see [`shape`]).
+    pub(crate) shape: String,
     /// Lower case, as in the document.
     pub(crate) method: &'static str,
     pub(crate) id: Option<String>,
@@ -109,6 +115,7 @@ impl Document {
                     };
                     operations.push(Operation {
                         path: template.to_owned(),
+                        shape: shape(template),
                         method,
                         id: op.as_mapping_get("operationId").and_then(text),
                         params,
@@ -118,10 +125,29 @@ impl Document {
                 }
             }
         }
+        let mut by_shape: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, op) in operations.iter().enumerate() {
+            by_shape.entry(op.shape.clone()).or_default().push(index);
+        }
         Ok(Document {
             operations,
+            by_shape,
             dangling: reader.dangling,
         })
+    }
+}
+
+impl Document {
+    /// The operations whose path has this shape.
+    pub(crate) fn with_shape<'a>(&'a self, shape: &str) -> impl Iterator<Item = &'a Operation> {
+        let indices = self
+            .by_shape
+            .get(shape)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        indices
+            .iter()
+            .filter_map(|&index| self.operations.get(index))
     }
 }
 
@@ -233,4 +259,22 @@ fn text(node: &Yaml) -> Option<String> {
         .map(|n| n.to_string())
         .or_else(|| node.as_floating_point().map(|f| f.to_string()))
         .or_else(|| node.as_bool().map(|b| b.to_string()))
+}
+
+/// A path with its placeholders blanked: `/a/{id}` and `/a/{name}` have one shape.
+pub(crate) fn shape(path: &str) -> String {
+    let mut shape = String::with_capacity(path.len());
+    let mut inside = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                inside = true;
+                shape.push_str("{}");
+            }
+            '}' => inside = false,
+            c if !inside => shape.push(c),
+            _ => {}
+        }
+    }
+    shape
 }
