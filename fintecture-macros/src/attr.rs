@@ -104,6 +104,8 @@ pub(crate) struct EndpointAttr {
 pub(crate) struct ApiArgs {
     /// The path the generated code names the runtime by.
     pub(crate) krate: syn::Path,
+    /// Whether the user wrote it (`crate = ...`): its tokens then keep their spans.
+    pub(crate) krate_given: bool,
     /// `spec = "openapi.yaml"`: the document to check the endpoints against, relative to
     /// the declaring file.
     pub(crate) spec: Option<LitStr>,
@@ -158,6 +160,7 @@ pub(crate) fn api_args(args: TokenStream, errors: &mut Errors) -> ApiArgs {
         errors.push(e);
     }
     ApiArgs {
+        krate_given: krate.is_some(),
         krate: krate.unwrap_or_else(default),
         spec,
     }

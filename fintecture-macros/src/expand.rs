@@ -24,13 +24,17 @@ pub(crate) fn api(
     declaring_dir: Option<&std::path::Path>,
 ) -> TokenStream {
     let mut errors = Errors::default();
-    let attr::ApiArgs { krate, spec } = attr::api_args(args, &mut errors);
+    let attr::ApiArgs {
+        krate,
+        krate_given,
+        spec,
+    } = attr::api_args(args, &mut errors);
     let api = Api::from_syn(&item, &mut errors);
     api.validate(&mut errors);
     let tracking = spec
         .as_ref()
         .and_then(|spec| crate::spec::check(&api, spec, declaring_dir, &mut errors));
-    let cx = Context::new(&api, krate);
+    let cx = Context::new(&api, krate, krate_given);
     match errors.into_result() {
         Ok(()) => {
             let items = cx.generate();
@@ -49,6 +53,8 @@ pub(crate) fn api(
 struct Context<'a> {
     api: &'a Api<'a>,
     krate: syn::Path,
+    /// Whether the user wrote the runtime's path: its tokens then keep their own spans.
+    krate_given: bool,
     private: TokenStream,
     requests: Ident,
     /// The builder's client parameter and local, with mixed-site hygiene: a user argument of
@@ -58,7 +64,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(api: &'a Api<'a>, krate: syn::Path) -> Self {
+    fn new(api: &'a Api<'a>, krate: syn::Path, krate_given: bool) -> Self {
         Context {
             api,
             private: quote!(#krate::__private),
@@ -66,6 +72,7 @@ impl<'a> Context<'a> {
             client: Ident::new("__client", Span::mixed_site()),
             builder: Ident::new("__builder", Span::mixed_site()),
             krate,
+            krate_given,
         }
     }
 
@@ -289,28 +296,31 @@ impl<'a> Context<'a> {
                     quote!(#builder.path_param(&#ident)?;)
                 }
             });
+        // Each step spanned at its argument's type: a type without the trait the step needs
+        // (`Serialize`, `Display`) is reported on the argument, not on `#[api]`.
         let mut steps = Vec::new();
         for arg in &endpoint.args {
-            let ident = arg.ident();
+            let (ident, at) = (arg.ident(), arg.ty.span());
             match &arg.role {
                 Some(Role::Query(Some(key))) => {
-                    steps.push(quote!(#builder.query_pair(#key, &#ident)?;))
+                    steps.push(quote_spanned!(at=> #builder.query_pair(#key, &#ident)?;))
                 }
                 Some(Role::Query(None)) if arg.is_scalar() => {
                     let key = ident.map(unraw);
-                    steps.push(quote!(#builder.query_pair(#key, &#ident)?;));
+                    steps.push(quote_spanned!(at=> #builder.query_pair(#key, &#ident)?;));
                 }
-                Some(Role::Query(None)) => steps.push(quote!(#builder.query(&#ident)?;)),
+                Some(Role::Query(None)) => {
+                    steps.push(quote_spanned!(at=> #builder.query(&#ident)?;))
+                }
                 _ => {}
             }
         }
         for arg in &endpoint.args {
-            let ident = arg.ident();
+            let (ident, at) = (arg.ident(), arg.ty.span());
             if let Some(Role::Header(header)) = &arg.role {
                 let header = header.value().to_ascii_lowercase();
-                steps.push(
-                    quote!(#builder.header(#private::HeaderName::from_static(#header), &#ident)?;),
-                );
+                let name = quote!(#private::HeaderName::from_static(#header));
+                steps.push(quote_spanned!(at=> #builder.header(#name, &#ident)?;));
             }
         }
         let body = endpoint
@@ -318,10 +328,10 @@ impl<'a> Context<'a> {
             .iter()
             .find(|a| matches!(a.role, Some(Role::Body(_))));
         if let (Some(arg), Some((encoding, _))) = (body, attr.encodings.first()) {
-            let ident = arg.ident();
+            let (ident, at) = (arg.ident(), arg.ty.span());
             steps.push(match encoding {
-                Encoding::Form => quote!(#builder.form(&#ident)?;),
-                Encoding::Json => quote!(#builder.json(&#ident)?;),
+                Encoding::Form => quote_spanned!(at=> #builder.form(&#ident)?;),
+                Encoding::Json => quote_spanned!(at=> #builder.json(&#ident)?;),
             });
         }
 
@@ -375,6 +385,12 @@ impl<'a> Context<'a> {
         });
         let idents = endpoint.args.iter().map(|arg| arg.ident());
         let response = endpoint.response();
+        // Where the call is: at the `Ok` type when it is decoded from JSON, so that a type
+        // that is not deserializable is reported there once, not again at `#[api]`.
+        let call_span = match response {
+            Some((Decode::Json, ok)) => Some(ok.span()),
+            _ => None,
+        };
         let decoder = match response {
             Some((Decode::Json, ok)) => {
                 // Located at the `Ok` type: a type that is not deserializable is reported
@@ -393,15 +409,29 @@ impl<'a> Context<'a> {
                 .map_or_else(|| ty.span(), Spanned::span),
             syn::ReturnType::Default => sig.ident.span(),
         };
-        let call = locate(quote!(__private::call), error_span);
-        // `_` is the error type: its bound is reported where `_` is.
-        let call = quote_spanned!(error_span=> #krate::#call::<#decoder, _>);
+        // The path at the `Ok` type when it is decoded from JSON (its `Decoder` bound is
+        // reported there, once), else at the error type; `_` is the error type: its bound
+        // is reported where `_` is.
+        let path_span = call_span.unwrap_or(error_span);
+        // The default runtime path is placed with the call; one the user wrote keeps its
+        // spans, so that an unresolved one is reported once, where it is written.
+        let krate = if self.krate_given {
+            quote!(#krate)
+        } else {
+            locate(quote!(#krate), path_span)
+        };
+        let call = locate(quote!(__private::call), path_span);
+        let placeholder = quote_spanned!(error_span=> _);
+        let call = quote_spanned!(path_span=> #krate::#call::<#decoder, #placeholder>);
         let future = self.send_future(sig);
+        let invoke = quote_spanned!(call_span.unwrap_or(error_span)=>
+            ::std::boxed::Box::pin(#call(self, #requests::#name(self, #(#idents),*)))
+        );
         quote! {
             #(#cfgs)*
             #[allow(non_snake_case)]
             fn #name #generics(&self, #(#params),*) -> #future #where_clause {
-                ::std::boxed::Box::pin(#call(self, #requests::#name(self, #(#idents),*)))
+                #invoke
             }
         }
     }

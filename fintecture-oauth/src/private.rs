@@ -81,9 +81,20 @@ impl Decoder for Raw {
     }
 }
 
+/// What an endpoint method's error type needs: `From<fintecture_oauth::Error>`. A trait of
+/// its own so that a type without it is told so, not shown every `From` impl it has.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the error type of an endpoint method: it needs `impl From<fintecture_oauth::Error> for {Self}`",
+    label = "no `From<fintecture_oauth::Error>`",
+    note = "return `Result<T, fintecture_oauth::Error>`, or an error type of yours that implements `From<fintecture_oauth::Error>`"
+)]
+pub trait EndpointError: From<Error> {}
+
+impl<E: From<Error>> EndpointError for E {}
+
 /// Sends a built request and decodes the answer: the one future behind every generated
 /// method with the same response and error types.
-pub async fn call<D: Decoder, E: From<Error>>(
+pub async fn call<D: Decoder, E: EndpointError>(
     client: &Client,
     request: Result<Request, Error>,
 ) -> Result<D::Output, E> {
