@@ -63,3 +63,30 @@ pub fn refresh_tokens(emulator: &Emulator) -> (usize, usize) {
     let distinct: HashSet<&String> = used.iter().collect();
     (used.len(), distinct.len())
 }
+
+/// After a failover and a deploy (`clients` new, nothing in memory): every customer is
+/// served again on every client within 30 s, no refresh was refused, and each refresh token
+/// was sent once.
+pub async fn everyone_is_served_again_and_no_refresh_token_twice(
+    emulator: &Emulator,
+    clients: &[Client],
+    customers: &[String],
+) {
+    let everyone = customers.len() * clients.len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while serve_round(clients, customers).await < everyone {
+        assert!(
+            Instant::now() < deadline,
+            "not every customer is served again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refreshes = emulator.requests_to("/oauth/refreshtoken");
+    let refused = refreshes
+        .iter()
+        .filter(|r| r.status != Some(fintecture_oauth::http::StatusCode::OK))
+        .count();
+    assert_eq!(refused, 0, "refreshes were refused");
+    let (used, distinct) = refresh_tokens(emulator);
+    assert_eq!(distinct, used, "a refresh token was sent twice");
+}

@@ -7,7 +7,9 @@
 mod cluster;
 mod fleet;
 pub use cluster::ClusterServers;
-pub use fleet::{refresh_tokens, serve_round, until_answers};
+pub use fleet::{
+    everyone_is_served_again_and_no_refresh_token_twice, refresh_tokens, serve_round, until_answers,
+};
 
 use fintecture_oauth::{
     Client, Credentials, Environment, Error, GrantKey, Lease, Locked, RawResponse, StoreFuture,

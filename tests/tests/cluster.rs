@@ -13,8 +13,8 @@ use fintecture_oauth::{
 use std::sync::Arc;
 use std::time::Duration;
 use tests::{
-    ClusterServers, STORE_KEY, example_customer_key, example_record, refresh_tokens, serve_round,
-    until_answers, with_causes,
+    ClusterServers, STORE_KEY, everyone_is_served_again_and_no_refresh_token_twice,
+    example_customer_key, example_record, serve_round, until_answers, with_causes,
 };
 use tokio::time::Instant;
 
@@ -140,23 +140,7 @@ async fn a_primary_killed_while_the_fleet_refreshes_loses_no_consent() {
     // A deploy: new processes, nothing in memory. Every customer is served again on each.
     drop(clients);
     let clients = fleet(&cluster);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while serve_round(&clients, &customers).await < everyone {
-        assert!(
-            Instant::now() < deadline,
-            "not every customer is served again"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    // No refresh was refused, and each refresh token was sent once.
-    let refreshes = emulator.requests_to("/oauth/refreshtoken");
-    assert!(
-        refreshes
-            .iter()
-            .all(|r| r.status == Some(fintecture_oauth::http::StatusCode::OK))
-    );
-    let (used, distinct) = refresh_tokens(&emulator);
-    assert_eq!(distinct, used, "a refresh token was sent twice");
+    everyone_is_served_again_and_no_refresh_token_twice(&emulator, &clients, &customers).await;
     // Every grant was renewed, and is on the cluster as it is now.
     for id in &customers {
         let record = probe.load(&grant_key(&emulator, id)).await.unwrap();
