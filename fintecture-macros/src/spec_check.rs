@@ -47,6 +47,7 @@ pub(crate) fn check(api: &Api, document: &Document, spec: &LitStr, errors: &mut 
     }
 }
 
+/// One endpoint's check: what it is checked against, and where its errors go.
 struct Check<'a, 'e> {
     endpoint: &'a Endpoint<'a>,
     document: &'a Document,

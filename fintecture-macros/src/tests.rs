@@ -282,6 +282,7 @@ proptest::proptest! {
         let path = dir.join(format!("{}.yaml", bytes.len()));
         std::fs::write(&path, &bytes).expect("a temporary file");
         let _ = crate::spec_load::load(&path);
+        let _ = std::fs::remove_file(&path);
     }
 }
 
