@@ -2,6 +2,7 @@
 //! decoupled), and what comes back (the URL and the `state` to keep, or the polling id).
 
 use crate::consent_state::ConsentState;
+use std::fmt;
 use std::time::Duration;
 
 /// How long a started consent's `state` is kept: a customer who takes longer at their bank
@@ -90,8 +91,8 @@ impl ConsentRequest {
 
 /// A consent started: send the customer to [`url`](Self::url), and keep
 /// [`state`](Self::state) in their session for
-/// [`Client::complete_consent`](crate::Client::complete_consent).
-#[derive(Debug)]
+/// [`Client::complete_consent`](crate::Client::complete_consent). `Debug` shows the URL
+/// without its query (it may carry the state) and never the state.
 pub struct ConsentStart {
     pub(crate) url: String,
     pub(crate) session_id: Option<String>,
@@ -112,6 +113,18 @@ impl ConsentStart {
     /// The `state` to keep in the customer's session.
     pub fn state(&self) -> &ConsentState {
         &self.state
+    }
+}
+
+impl fmt::Debug for ConsentStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (url, query) = self.url.split_once('?').unwrap_or((&self.url, ""));
+        f.debug_struct("ConsentStart")
+            .field("url", &url)
+            .field("query", &(!query.is_empty()).then_some("[REDACTED]"))
+            .field("session_id", &self.session_id)
+            .field("state", &self.state)
+            .finish()
     }
 }
 

@@ -393,3 +393,32 @@ async fn a_state_kept_in_redis_is_used_once_by_whichever_replica_the_redirect_re
     assert_eq!(consent_error(again.unwrap_err()), ConsentError::StateUsed);
     assert_eq!(token_requests(&emulator), 1);
 }
+
+#[tokio::test]
+async fn a_started_consent_never_prints_its_state() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let started = client
+        .start_consent(&ConsentRequest::connect(REDIRECT))
+        .await
+        .unwrap();
+    let printed = format!("{started:?}");
+    assert!(
+        !printed.contains(started.state().expose_secret()),
+        "{printed}"
+    );
+    assert!(printed.contains("REDACTED"), "{printed}");
+    // Nor does the request that started it.
+    let sent = emulator.requests_to("/ais/v2/connect");
+    let control = reqwest::get(format!("{}__emulator/requests", emulator.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!sent.is_empty());
+    assert!(
+        !control.contains(started.state().expose_secret()),
+        "{control}"
+    );
+}
