@@ -230,7 +230,6 @@ impl<'a> Check<'a, '_> {
                     let name = param.name.to_ascii_lowercase();
                     !RUNTIME_HEADERS.contains(&name.as_str()) && !header_names.contains(&name)
                 }
-                Location::Path | Location::Cookie => false,
             };
             if missing {
                 let how = match param.location {

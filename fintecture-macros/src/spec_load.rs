@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 /// The largest document read: the specs this checks are tens of kilobytes.
-const MAX_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_BYTES: u64 = 16 << 20;
 
 /// The deepest nesting read, in flow brackets or in indentation columns: far beyond any
 /// OpenAPI document, well within what a recursive drop of the tree can take.
-const MAX_FLOW_DEPTH: usize = 256;
-const MAX_INDENT: usize = 1024;
+pub(crate) const MAX_FLOW_DEPTH: usize = 256;
+pub(crate) const MAX_INDENT: usize = 1024;
 
 /// A document read, or why it could not be.
 pub(crate) type Loaded = Arc<Result<Document, Failure>>;
@@ -87,7 +87,7 @@ pub(crate) fn parse(text: &str) -> Result<Document, String> {
 }
 
 /// Refuses nesting deeper than any OpenAPI document has, before the parser builds it.
-fn too_deep(text: &str) -> Result<(), String> {
+pub(crate) fn too_deep(text: &str) -> Result<(), String> {
     let (mut depth, mut quote) = (0usize, None::<char>);
     for line in text.lines() {
         let indent = line.len() - line.trim_start_matches([' ', '\t', '-']).len();

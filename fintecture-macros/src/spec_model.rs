@@ -31,7 +31,9 @@ pub(crate) struct Operation {
     /// Lower case, as in the document.
     pub(crate) method: &'static str,
     pub(crate) id: Option<String>,
-    /// The path item's parameters, overridden by the operation's (by name and location).
+    /// The path item's query and header parameters, overridden by the operation's (by name
+    /// and location). Path parameters are checked through the placeholders; cookies are not
+    /// sent.
     pub(crate) params: Vec<Param>,
     pub(crate) body: Option<Body>,
     /// Whether a security requirement applies and none of its alternatives is empty.
@@ -47,19 +49,15 @@ pub(crate) struct Param {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Location {
-    Path,
     Query,
     Header,
-    Cookie,
 }
 
 impl Location {
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Location::Path => "path",
             Location::Query => "query",
             Location::Header => "header",
-            Location::Cookie => "cookie",
         }
     }
 }
@@ -190,16 +188,14 @@ impl<'a, 'input> Reader<'a, 'input> {
                 let param = self.follow(param, here);
                 let name = param.as_mapping_get("name").and_then(text)?;
                 let location = match param.as_mapping_get("in").and_then(Yaml::as_str)? {
-                    "path" => Location::Path,
                     "query" => Location::Query,
                     "header" => Location::Header,
-                    "cookie" => Location::Cookie,
                     _ => return None,
                 };
                 let required = param
                     .as_mapping_get("required")
                     .and_then(Yaml::as_bool)
-                    .unwrap_or(location == Location::Path);
+                    .unwrap_or(false);
                 Some(Param {
                     name,
                     location,

@@ -335,3 +335,164 @@ fn bench_a_second_trait_against_a_read_document() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The errors of `trait_source` checked against the document `yaml`, messages only.
+#[cfg(feature = "spec")]
+fn spec_errors(yaml: &str, trait_source: &str) -> Vec<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+    let case = CASE.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("fintecture-spec-{}-{case}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    std::fs::write(dir.join("api.yaml"), yaml).expect("the document");
+    let item: ItemTrait = syn::parse_str(trait_source).expect("the trait");
+    let mut messages = Vec::new();
+    compile_errors(
+        crate::expand::api(quote::quote!(spec = "api.yaml"), item, Some(&dir)),
+        &mut messages,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // Without the line and column the in-process spans carry.
+    messages
+        .into_iter()
+        .map(|m| m.split_once(": ").map_or(m.clone(), |(_, m)| m.to_owned()))
+        .collect()
+}
+
+#[cfg(feature = "spec")]
+#[test]
+fn each_check_says_what_the_document_says() {
+    const DOC: &str = "openapi: 3.0.3
+security: [{ BearerAuth: [] }]
+paths:
+  /items/{id}:
+    parameters:
+      - { in: query, name: page, required: true }
+    get:
+      operationId: getItem
+      parameters:
+        - { in: query, name: page, required: false }
+    post:
+      operationId: addItem
+      requestBody: { content: { application/json: {} } }
+  /open:
+    get:
+      operationId: open
+      security: []
+      parameters: [{ in: header, name: x-listed }]
+  /refs:
+    get:
+      operationId: refs
+      parameters:
+        - { $ref: '#/paths/~1open/get/parameters/0' }
+        - { in: header, name: x-kept }
+components: {}
+";
+    let check = |methods: &str| spec_errors(DOC, &format!("pub trait Api {{ {methods} }}"));
+    // An operation-level parameter overrides the path item's of the same name and place.
+    assert_eq!(
+        check(
+            r#"#[endpoint(get = "/items/{id}", scope = "PIS")] async fn a(&self, id: &str) -> Result<(), Error>;"#
+        ),
+        Vec::<String>::new()
+    );
+    // A body the document does not require may be left out (the path item's required
+    // query parameter still applies).
+    assert_eq!(
+        check(
+            r#"#[endpoint(post = "/items/{id}", scope = "PIS")] async fn a(&self, id: &str, #[query] page: u32) -> Result<(), Error>;"#
+        ),
+        Vec::<String>::new()
+    );
+    // Nothing said of authentication where the document requires it.
+    let none = check(
+        r#"#[endpoint(get = "/items/{id}")] async fn a(&self, id: &str) -> Result<(), Error>;"#,
+    );
+    assert_eq!(none.len(), 1, "{none:?}");
+    assert!(none[0].contains("give the endpoint a `scope"), "{none:?}");
+    // An operation named, whose method or path is another.
+    let named = check(
+        r#"#[endpoint(post = "/items/{id}", scope = "PIS", operation = "getItem")] async fn a(&self, id: &str) -> Result<(), Error>;"#,
+    );
+    assert_eq!(
+        named,
+        ["operation `getItem` of `api.yaml` is `GET /items/{id}`"]
+    );
+    let named = check(
+        r#"#[endpoint(get = "/open", scope = "PIS", operation = "getItem")] async fn a(&self) -> Result<(), Error>;"#,
+    );
+    assert_eq!(
+        named,
+        ["operation `getItem` of `api.yaml` is `GET /items/{id}`"]
+    );
+    // A query parameter where the operation declares none.
+    let query = check(
+        r#"#[endpoint(get = "/open", auth = none)] async fn a(&self, #[query("q")] q: &str) -> Result<(), Error>;"#,
+    );
+    assert_eq!(
+        query,
+        ["`GET /open` declares no query parameter `q` in `api.yaml`; it has no query parameter"]
+    );
+    // A `$ref` into a list resolves; one that points past its end dangles.
+    let refs = check(
+        r#"#[endpoint(get = "/refs", scope = "PIS", header("x-kept" = "1"))] async fn a(&self, #[header("x-listed")] v: &str) -> Result<(), Error>;"#,
+    );
+    assert_eq!(refs, Vec::<String>::new());
+    let unlisted = DOC.replace("      parameters: [{ in: header, name: x-listed }]\n", "");
+    let refs = spec_errors(
+        &unlisted,
+        r#"pub trait Api { #[endpoint(get = "/refs", scope = "PIS", header("x-kept" = "1"))] async fn a(&self) -> Result<(), Error>; }"#,
+    );
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert!(
+        refs[0].contains("dangling `$ref`: `#/paths/~1open/get/parameters/0`"),
+        "{refs:?}"
+    );
+}
+
+#[cfg(feature = "spec")]
+#[test]
+fn a_document_is_read_once_until_it_changes() {
+    use crate::spec_load::{Failure, load};
+    let dir = std::env::temp_dir().join(format!("fintecture-spec-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("api.yaml");
+    std::fs::write(&path, "openapi: 3.1.0\npaths: {}\n").expect("the document");
+    let first = load(&path);
+    assert!(std::sync::Arc::ptr_eq(&first, &load(&path)), "read twice");
+    std::fs::write(&path, "openapi: 2.0\n").expect("the document");
+    let changed = load(&path);
+    assert!(!std::sync::Arc::ptr_eq(&first, &changed));
+    assert!(matches!(&*changed, Err(Failure::Invalid(m)) if m.contains("3.x")));
+    assert!(matches!(&*load(&dir), Err(Failure::Unreadable(m)) if m == "not a file"));
+    // The size bound, at its edge.
+    let big = dir.join("big.yaml");
+    let size = usize::try_from(crate::spec_load::MAX_BYTES).expect("a size");
+    std::fs::write(&big, " ".repeat(size + 1)).expect("a large file");
+    assert!(matches!(&*load(&big), Err(Failure::Invalid(m)) if m.contains("bytes long")));
+    std::fs::write(&big, format!("#{}", " ".repeat(size - 1))).expect("a large file");
+    assert!(matches!(&*load(&big), Err(Failure::Invalid(m)) if !m.contains("bytes long")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "spec")]
+#[test]
+fn nesting_is_bounded_at_its_edges_and_counted_outside_strings_and_comments() {
+    use crate::spec_load::{MAX_FLOW_DEPTH, MAX_INDENT, too_deep};
+    let flow = |depth: usize| format!("a: {}", "[".repeat(depth));
+    assert!(too_deep(&flow(MAX_FLOW_DEPTH)).is_ok());
+    assert!(too_deep(&flow(MAX_FLOW_DEPTH + 1)).is_err());
+    let indent = |columns: usize| format!("a:\n{}b: 1\n", " ".repeat(columns));
+    assert!(too_deep(&indent(MAX_INDENT)).is_ok());
+    assert!(too_deep(&indent(MAX_INDENT + 1)).is_err());
+    let many = "[".repeat(MAX_FLOW_DEPTH + 1);
+    // Closed brackets do not add up; brackets in strings and comments do not count.
+    assert!(too_deep(&"[]".repeat(MAX_FLOW_DEPTH * 2)).is_ok());
+    assert!(too_deep(&format!("a: \"{many}\"")).is_ok());
+    assert!(too_deep(&format!("a: '{many}'")).is_ok());
+    assert!(too_deep(&format!("a: 1 # {many}")).is_ok());
+    // A string ends at its own quote, not at the other kind.
+    assert!(too_deep(&format!("a: \"it's\" {many}")).is_err());
+    // A single quote left open ends with its line (an apostrophe in plain text).
+    assert!(too_deep(&format!("a: it's\nb: {many}")).is_err());
+}
