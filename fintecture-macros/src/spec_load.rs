@@ -97,7 +97,6 @@ pub(crate) fn too_deep(text: &str) -> Result<(), String> {
         for c in line.chars() {
             match (quote, c) {
                 (Some(open), c) if c == open => quote = None,
-                (Some(_), _) => {}
                 (None, '"' | '\'') => quote = Some(c),
                 (None, '#') => break,
                 (None, '[' | '{') => {

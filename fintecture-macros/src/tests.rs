@@ -493,8 +493,8 @@ fn nesting_is_bounded_at_its_edges_and_counted_outside_strings_and_comments() {
     let many = "[".repeat(MAX_FLOW_DEPTH + 1);
     // Closed brackets do not add up; brackets in strings and comments do not count.
     assert!(too_deep(&"[]".repeat(MAX_FLOW_DEPTH * 2)).is_ok());
-    assert!(too_deep(&format!("a: \"{many}\"")).is_ok());
-    assert!(too_deep(&format!("a: '{many}'")).is_ok());
+    assert!(too_deep(&format!("a: \"{many}{many}\"")).is_ok());
+    assert!(too_deep(&format!("a: '{many}{many}'")).is_ok());
     assert!(too_deep(&format!("a: 1 # {many}")).is_ok());
     // A string ends at its own quote, not at the other kind.
     assert!(too_deep(&format!("a: \"it's\" {many}")).is_err());
