@@ -10,9 +10,10 @@ use crate::consent_request::{
     CONSENT_LIFETIME, ConsentProgress, ConsentRequest, ConsentStart, DecoupledConsent,
 };
 use crate::consent_state::ConsentState;
-use crate::error::{BuildError, Error};
+use crate::error::{BuildError, Error, one_line};
 use crate::secret::AuthorizationCode;
 use crate::token::AccessToken;
+use crate::token_manager::cached::bearer_header;
 use crate::token_manager::lease::store_error;
 use http::{HeaderName, HeaderValue, StatusCode};
 use secrecy::ExposeSecret as _;
@@ -230,13 +231,7 @@ impl Client {
     /// another customer's code is refused (401 or 403).
     async fn check_owner(&self, customer_id: &str, token: &AccessToken) -> Result<(), Error> {
         let request = AisConsentRequests::ais_owner_check(self, customer_id)?;
-        let mut bearer =
-            HeaderValue::try_from(format!("Bearer {}", token.access_token.expose_secret()))
-                .map_err(|_| Error::Protocol {
-                    endpoint: request.endpoint.name(),
-                    problem: "an access token that cannot be a header value",
-                })?;
-        bearer.set_sensitive(true);
+        let bearer = bearer_header(token.access_token.expose_secret())?;
         match self.send(request, Some(bearer)).await {
             Ok(_) => Ok(()),
             Err(error)
@@ -291,6 +286,5 @@ impl Redirect {
 
 /// Untrusted text from the redirect, on one line and cut to [`QUOTED`] characters.
 fn quoted(text: &str) -> String {
-    let line: Vec<&str> = text.split_whitespace().collect();
-    line.join(" ").chars().take(QUOTED).collect()
+    one_line(text).chars().take(QUOTED).collect()
 }

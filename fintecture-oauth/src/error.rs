@@ -583,8 +583,8 @@ impl fmt::Debug for ApiError {
 
 impl std::error::Error for ApiError {}
 
-/// Keeps Display on one line whatever the server sent.
-fn one_line(text: &str) -> String {
+/// Untrusted text (what a server or a redirect sent) on one line.
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
