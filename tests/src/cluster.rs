@@ -1,9 +1,7 @@
 //! A Redis Cluster of a test's own: primaries with a replica each, on free 127.0.0.1 ports,
 //! joined by `redis-cli --cluster create`; stopped when dropped.
 
-use crate::{RedisServer, redis_command};
-use std::time::Duration;
-use tokio::time::Instant;
+use crate::{RedisServer, redis_command, until_answers};
 
 /// The cluster's nodes: the primaries first, then their replicas, as `redis-cli` paired
 /// them (see [`primary_of`](Self::primary_of) and [`replica_of`](Self::replica_of)).
@@ -39,28 +37,19 @@ impl ClusterServers {
         self.nodes.iter().map(RedisServer::url).collect()
     }
 
-    /// Waits (at most 30 s) until node `node` says the cluster is up and knows every node,
-    /// and, if it is a replica, that it is in sync with its primary.
+    /// Waits (at most 30 s each) until node `node` says the cluster is up and knows every
+    /// node, and, if it is a replica, that it is in sync with its primary.
     pub async fn until_up(&self, node: usize) {
+        let url = self.nodes[node].url();
         let known = format!("cluster_known_nodes:{}", self.nodes.len());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let info = format!(
-                "{:?}",
-                redis_command(&self.nodes[node].url(), &["CLUSTER", "INFO"]).await
-            );
-            let replication = format!(
-                "{:?}",
-                redis_command(&self.nodes[node].url(), &["INFO", "replication"]).await
-            );
-            let synced = replication.contains("role:master")
-                || replication.contains("master_link_status:up");
-            if info.contains("cluster_state:ok") && info.contains(&known) && synced {
-                return;
-            }
-            assert!(Instant::now() < deadline, "node {node}: {info}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_answers(&url, &["CLUSTER", "INFO"], |info| {
+            info.contains("cluster_state:ok") && info.contains(&known)
+        })
+        .await;
+        until_answers(&url, &["INFO", "replication"], |replication| {
+            replication.contains("role:master") || replication.contains("master_link_status:up")
+        })
+        .await;
     }
 
     /// The index of the node that serves `key`'s slot as primary now, as node `asked` sees

@@ -20,6 +20,26 @@ use tokio::time::Instant;
 
 const MASTER: &str = "fintecture-test";
 
+/// Waits until the failover to `replica` is over. The sentinels name the replica as soon as
+/// they choose it; the failover is over once it says it is a primary and no sentinel is
+/// still at it.
+async fn until_failed_over(urls: &[String], replica: &RedisServer) {
+    let port = replica.port().to_string();
+    until_answers(
+        &urls[0],
+        &["SENTINEL", "get-master-addr-by-name", MASTER],
+        |answer| answer.contains(&port),
+    )
+    .await;
+    until_answers(&replica.url(), &["ROLE"], |role| role.contains("master")).await;
+    for url in urls {
+        until_answers(url, &["SENTINEL", "master", MASTER], |answer| {
+            !answer.contains("failover_in_progress") && answer.contains(&port)
+        })
+        .await;
+    }
+}
+
 /// A primary, its replica, and three sentinels that know them and each other.
 async fn deployment() -> (
     RedisServer,
@@ -87,13 +107,7 @@ async fn after_a_failover_the_store_writes_to_the_primary_the_sentinels_promoted
 
     // The primary dies; the sentinels promote the replica.
     primary.kill();
-    until_answers(
-        &urls[0],
-        &["SENTINEL", "get-master-addr-by-name", MASTER],
-        |answer| answer.contains(&replica.port().to_string()),
-    )
-    .await;
-    until_answers(&replica.url(), &["ROLE"], |role| role.contains("master")).await;
+    until_failed_over(&urls, &replica).await;
     // The store follows: the next calls may fail while it finds the new primary, then
     // succeed there.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -179,22 +193,9 @@ async fn a_failover_after_replication_was_cut_loses_no_consent() {
     });
     primary.kill();
     in_flight.await.unwrap();
-    until_answers(
-        &urls[0],
-        &["SENTINEL", "get-master-addr-by-name", MASTER],
-        |answer| answer.contains(&replica.port().to_string()),
-    )
-    .await;
-    // The sentinels name the replica as soon as they choose it; the failover is over once
-    // it is a primary and no sentinel is still at it. The old primary (restarted empty)
-    // must not come back before: the sentinels could then abort and keep it.
-    until_answers(&replica.url(), &["ROLE"], |role| role.contains("master")).await;
-    for url in &urls {
-        until_answers(url, &["SENTINEL", "master", MASTER], |answer| {
-            !answer.contains("failover_in_progress") && answer.contains(&replica.port().to_string())
-        })
-        .await;
-    }
+    // The old primary (restarted empty) must not come back before the failover is over:
+    // the sentinels could then abort it and keep the old one.
+    until_failed_over(&urls, &replica).await;
     // The old primary comes back, and the sentinels make it the new primary's replica: the
     // writes have a replica to wait for again.
     primary.restart();
