@@ -35,6 +35,11 @@ pub fn start_server() -> String {
                 .route(
                     "/pis/v2/payments/{id}",
                     get(|| async { json(PAYMENT_BODY) }),
+                )
+                // `authorize` reads the customer's accounts before keeping their token.
+                .route(
+                    "/ais/v1/customer/{id}/accounts",
+                    get(|| async { json(r#"{"data":[]}"#) }),
                 );
             let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
                 return;

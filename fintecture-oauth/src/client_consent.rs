@@ -18,7 +18,6 @@ use crate::token_manager::lease::store_error;
 use http::{HeaderName, HeaderValue, StatusCode};
 use secrecy::ExposeSecret as _;
 use std::sync::Arc;
-use tokio::time::Instant;
 
 /// The most characters of the redirect's `error` or `error_description` an error quotes.
 const QUOTED: usize = 200;
@@ -215,21 +214,19 @@ impl Client {
             return Err(ConsentError::Incomplete("customer_id").into());
         }
         let customer = self.customer(customer_id);
-        let (manager, _) = customer.customer_grant("Client::complete_consent")?;
-        let (sent_at, sent_wall) = (Instant::now(), manager.clock().now());
-        let token = self
-            .exchange_code(AuthorizationCode::new(code.to_owned()), None)
-            .await?;
-        self.check_owner(customer_id, &token).await?;
-        manager
-            .authorized(customer_id, &token, sent_at, sent_wall)
+        customer
+            .authorize(AuthorizationCode::new(code.to_owned()), None)
             .await?;
         Ok(customer)
     }
 
     /// Whether the service takes `token` for `customer_id`'s accounts: a token bought with
     /// another customer's code is refused (401 or 403).
-    async fn check_owner(&self, customer_id: &str, token: &AccessToken) -> Result<(), Error> {
+    pub(crate) async fn check_owner(
+        &self,
+        customer_id: &str,
+        token: &AccessToken,
+    ) -> Result<(), Error> {
         let request = AisConsentRequests::ais_owner_check(self, customer_id)?;
         let bearer = bearer_header(token.access_token.expose_secret())?;
         match self.send(request, Some(bearer)).await {

@@ -39,14 +39,20 @@ impl Client {
         manager.hot(self, grant)
     }
 
-    /// Exchanges the authorization code from the redirect to your app and keeps the
-    /// customer's token and refresh token, so that `scope = "AIS"` endpoints called on this
-    /// client get them and renew them (with rotation). Call it on the customer's client:
-    /// `client.customer(customer_id).authorize(code, None)`.
+    /// Exchanges the authorization code from the redirect to your app, checks the token is
+    /// this customer's (the service must take it for their accounts: a code bought by
+    /// another customer never replaces this one's grant), and keeps the customer's token
+    /// and refresh token, so that `scope = "AIS"` endpoints called on this client get them
+    /// and renew them (with rotation). Call it on the customer's client:
+    /// `client.customer(customer_id).authorize(code, None)`; from a redirect,
+    /// [`Client::complete_consent`] also checks the `state` first.
     ///
     /// # Errors
-    /// When the client has no credentials or is bound to no customer, or the exchange
-    /// fails (a code works once).
+    /// When the client has no credentials or is bound to no customer; the exchange fails
+    /// ([`Error::CodeRejected`]: a code works once); the token is not this customer's
+    /// ([`ConsentError::WrongCustomer`](crate::ConsentError), nothing kept, their grant
+    /// untouched); the check fails otherwise (the code is spent then); or the token store
+    /// fails.
     pub async fn authorize(
         &self,
         code: AuthorizationCode,
@@ -56,6 +62,7 @@ impl Client {
         let sent_at = Instant::now();
         let sent_wall = manager.clock().now();
         let token = self.exchange_code(code, redirect_uri).await?;
+        self.check_owner(customer_id, &token).await?;
         manager
             .authorized(customer_id, &token, sent_at, sent_wall)
             .await?;

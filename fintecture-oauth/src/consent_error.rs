@@ -30,11 +30,12 @@ pub enum ConsentError {
     #[error("the redirect carries no `{0}`")]
     Incomplete(&'static str),
     /// The token the code bought is not this customer's: the service refused it for the
-    /// customer id the redirect names (a redirect edited to another customer's id, say).
-    /// Nothing was kept, and that customer's grant is untouched.
+    /// customer id the redirect names (a redirect edited to another customer's id, say), or
+    /// that [`Client::authorize`](crate::Client::authorize) was called for. Nothing was
+    /// kept, and that customer's grant is untouched.
     #[error("the consent's token is not customer `{customer_id}`'s: nothing was kept")]
     WrongCustomer {
-        /// The customer id the redirect named.
+        /// The customer id the token was to be kept under.
         customer_id: String,
     },
 }

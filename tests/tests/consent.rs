@@ -6,8 +6,8 @@
 
 use fintecture_emulator::{Emulator, EmulatorConfig, Fault, NextConsent};
 use fintecture_oauth::{
-    Client, ConsentError, ConsentRequest, ConsentState, Credentials, Error, Scope, SignRequests,
-    api,
+    CachedToken, Client, ConsentError, ConsentRequest, ConsentState, Credentials, Error, Scope,
+    SignRequests, api,
 };
 use tests::Sample;
 
@@ -162,11 +162,7 @@ async fn a_refused_consent_is_a_typed_error_and_asks_for_no_token() {
 async fn a_code_completed_under_another_customers_id_replaces_nothing() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
-    emulator.next_consent(NextConsent::GrantedAs("bob".into()));
-    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
-    let bob = client.complete_consent(&state, &query).await.unwrap();
-    bob.customer_accounts("bob").await.unwrap();
-    let bobs_token = bob.cached_access_token(&Scope::Ais).unwrap();
+    let (bob, bobs_token) = bob_with_a_grant(&emulator, &client).await;
 
     // Alice consents, then edits her redirect to name bob.
     emulator.next_consent(NextConsent::GrantedAs("alice".into()));
@@ -180,7 +176,46 @@ async fn a_code_completed_under_another_customers_id_replaces_nothing() {
             customer_id: "bob".into()
         }
     );
-    // Bob's grant is untouched: his next call answers 200, with his own token.
+    bobs_grant_is_untouched(&emulator, &client, &bob, &bobs_token).await;
+}
+
+#[tokio::test]
+async fn a_code_authorized_under_another_customers_id_replaces_nothing() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let (bob, bobs_token) = bob_with_a_grant(&emulator, &client).await;
+
+    // The lower-level exchange, with alice's code, on bob's client.
+    let refused = bob
+        .authorize(emulator.issue_code("alice"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        consent_error(refused),
+        ConsentError::WrongCustomer {
+            customer_id: "bob".into()
+        }
+    );
+    bobs_grant_is_untouched(&emulator, &client, &bob, &bobs_token).await;
+}
+
+/// Bob, having consented and read his accounts; and his token.
+async fn bob_with_a_grant(emulator: &Emulator, client: &Client) -> (Client, CachedToken) {
+    emulator.next_consent(NextConsent::GrantedAs("bob".into()));
+    let (state, query) = consent(client, &ConsentRequest::connect(REDIRECT)).await;
+    let bob = client.complete_consent(&state, &query).await.unwrap();
+    bob.customer_accounts("bob").await.unwrap();
+    let bobs_token = bob.cached_access_token(&Scope::Ais).unwrap();
+    (bob, bobs_token)
+}
+
+/// Bob's next call answers 200 with his own token, and alice's token is kept under no one.
+async fn bobs_grant_is_untouched(
+    emulator: &Emulator,
+    client: &Client,
+    bob: &Client,
+    bobs_token: &CachedToken,
+) {
     let kept = bob.cached_access_token(&Scope::Ais).unwrap();
     assert_eq!(kept.expose_secret(), bobs_token.expose_secret());
     bob.customer_accounts("bob").await.unwrap();
@@ -191,7 +226,6 @@ async fn a_code_completed_under_another_customers_id_replaces_nothing() {
         last.header("authorization"),
         Some(format!("Bearer {}", bobs_token.expose_secret()).as_str())
     );
-    // And alice's token is kept under no one.
     assert!(
         client
             .customer("alice")

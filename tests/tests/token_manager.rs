@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use tests::{HookedStore, Sample, jump};
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// A builder for the app `app` of the local test server.
@@ -30,6 +30,16 @@ fn client(server: &MockServer) -> Client {
 /// A client whose tokens are renewed `window` before they expire.
 fn client_with_window(server: &MockServer, window: RefreshWindow) -> Client {
     app(server).refresh_window(window).build().unwrap()
+}
+
+/// The service takes the customer's new token for their accounts: `authorize` checks it
+/// before keeping the token.
+async fn owner_checks_pass(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path_regex("^/ais/v1/customer/[^/]+/accounts$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})))
+        .mount(server)
+        .await;
 }
 
 fn token(access: &str, refresh: Option<&str>, expires_in: u64) -> ResponseTemplate {
@@ -113,6 +123,7 @@ async fn at_expiry_ten_thousand_callers_make_one_refresh() {
         .mount(&server)
         .await;
     let client = client(&server).customer("customer-1");
+    owner_checks_pass(&server).await;
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -151,6 +162,7 @@ async fn the_rotated_refresh_token_is_used_and_the_old_one_never_again() {
         .mount(&server)
         .await;
     let client = client(&server).customer("customer-1");
+    owner_checks_pass(&server).await;
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -329,6 +341,7 @@ async fn authorized_with_refresh_refused(
         builder = builder.token_store(store).token_lease(SHORT_LEASE);
     }
     let client = builder.build().unwrap().customer("customer-1");
+    owner_checks_pass(&server).await;
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -738,6 +751,7 @@ async fn cached_reads_do_no_io_and_see_what_the_manager_holds() {
     assert!(client.cached_access_token(&Scope::Pis).is_none());
     assert!(alice.cached_access_token(&Scope::Ais).is_none());
     client.access_token(&Scope::Pis).await.unwrap();
+    owner_checks_pass(&server).await;
     alice
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -1217,6 +1231,7 @@ async fn an_authorization_during_a_refresh_wins_whichever_finishes_last() {
         .mount(&server)
         .await;
     let client = client(&server).customer("customer-1");
+    owner_checks_pass(&server).await;
     client
         .authorize(AuthorizationCode::new("first"), None)
         .await
@@ -1257,6 +1272,7 @@ async fn a_store_behind_memory_never_gets_an_old_refresh_token_sent() {
         .build()
         .unwrap()
         .customer("customer-1");
+    owner_checks_pass(&server).await;
     client
         .authorize(AuthorizationCode::new("code"), None)
         .await
@@ -1357,6 +1373,7 @@ async fn a_refresh_that_fails_otherwise_keeps_the_grant_and_its_refresh_token() 
             .mount(&server)
             .await;
         let client = client(&server).customer("customer-1");
+        owner_checks_pass(&server).await;
         client
             .authorize(AuthorizationCode::new("code"), None)
             .await
