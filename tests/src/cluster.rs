@@ -12,14 +12,23 @@ pub struct ClusterServers {
 
 impl ClusterServers {
     /// Starts `primaries` primaries and as many replicas, and waits until every node says
-    /// the cluster is up. Panics when it cannot.
-    pub async fn start(primaries: usize) -> ClusterServers {
+    /// the cluster is up. With `tls`, the nodes serve TLS too (see
+    /// [`RedisServer::start_cluster_node`]) and meet over it; the plain ports stay for the
+    /// tests' own commands, and show plain ports, as TLS connections are shown TLS ones.
+    /// Panics when it cannot.
+    pub async fn start(primaries: usize, tls: bool) -> ClusterServers {
         let nodes: Vec<RedisServer> = (0..primaries * 2)
-            .map(|_| RedisServer::start_cluster_node())
+            .map(|_| RedisServer::start_cluster_node(tls))
             .collect();
-        let created = std::process::Command::new("redis-cli")
+        let mut create = std::process::Command::new("redis-cli");
+        if tls {
+            let ca = crate::keys_dir().join("redis-ca-test-only.crt");
+            create.arg("--tls").arg("--cacert").arg(ca);
+        }
+        let met_on = |node: &RedisServer| if tls { node.tls_port() } else { node.port() };
+        let created = create
             .args(["--cluster", "create"])
-            .args(nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())))
+            .args(nodes.iter().map(|n| format!("127.0.0.1:{}", met_on(n))))
             .args(["--cluster-replicas", "1", "--cluster-yes"])
             .stdout(std::process::Stdio::null())
             .status()
@@ -35,6 +44,12 @@ impl ClusterServers {
     /// The node URLs.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// The node URLs over TLS (`rediss://`), of a cluster started with `tls`.
+    pub fn tls_urls(&self) -> Vec<String> {
+        let url = |node: &RedisServer| format!("rediss://127.0.0.1:{}/", node.tls_port());
+        self.nodes.iter().map(url).collect()
     }
 
     /// Waits (at most 30 s each) until node `node` says the cluster is up and knows every

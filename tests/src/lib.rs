@@ -186,38 +186,49 @@ impl RedisServer {
     /// `keys/redis-ca-test-only.crt`), asking clients for a certificate signed by that CA
     /// when `client_certificates`. The plain port stays, for the tests' own commands.
     pub fn start_tls(client_certificates: bool) -> RedisServer {
-        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
-        let file = |name: &str| keys.join(name).display().to_string();
         RedisServer::start_with(
             false,
             free_port(),
-            vec![
-                "--tls-port".into(),
-                free_port().to_string(),
-                "--tls-cert-file".into(),
-                file("redis-server-test-only.crt"),
-                "--tls-key-file".into(),
-                file("redis-server-test-only.key"),
-                "--tls-ca-cert-file".into(),
-                file("redis-ca-test-only.crt"),
-                "--tls-auth-clients".into(),
-                if client_certificates { "yes" } else { "no" }.into(),
-            ],
+            tls_args(free_port(), client_certificates),
         )
     }
 
-    /// Starts one in cluster mode, alone until [`RedisCluster::start`] joins it to others:
-    /// a node that gives up on a silent peer after 1 s, on a port whose bus port (10000
-    /// more) is free too.
-    pub fn start_cluster_node() -> RedisServer {
-        let port = loop {
+    /// Starts one in cluster mode, alone until [`ClusterServers::start`](crate::ClusterServers::start)
+    /// joins it to others: a node that gives up on a silent peer after 1 s. With `tls`, it
+    /// also serves TLS as [`start_tls`](Self::start_tls) does, and talks to the other nodes
+    /// and its replica over TLS, presenting the test client certificate (a cluster bus
+    /// always asks for one). The bus port (10000 above the port the nodes meet on: the TLS
+    /// one with `tls`) is free too.
+    pub fn start_cluster_node(tls: bool) -> RedisServer {
+        let with_free_bus = || loop {
             let port = free_port();
             if port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
                 break port;
             }
         };
-        let args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"];
-        RedisServer::start_with(false, port, args.map(String::from).to_vec())
+        let port = if tls { free_port() } else { with_free_bus() };
+        let mut args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"]
+            .map(String::from)
+            .to_vec();
+        if tls {
+            args.extend(tls_args(with_free_bus(), false));
+            let keys = keys_dir();
+            args.extend([
+                "--tls-cluster".into(),
+                "yes".into(),
+                "--tls-replication".into(),
+                "yes".into(),
+                "--tls-client-cert-file".into(),
+                keys.join("redis-client-test-only.crt")
+                    .display()
+                    .to_string(),
+                "--tls-client-key-file".into(),
+                keys.join("redis-client-test-only.key")
+                    .display()
+                    .to_string(),
+            ]);
+        }
+        RedisServer::start_with(false, port, args)
     }
 
     /// The TLS port of a server started with [`start_tls`](Self::start_tls).
@@ -536,6 +547,29 @@ impl fintecture_oauth::Clock for TestClock {
 }
 
 /// A port free on 127.0.0.1 now.
+/// The tests' certificates and keys.
+pub fn keys_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys")
+}
+
+/// `redis-server`'s arguments to serve TLS on `tls_port` with the test server certificate,
+/// asking clients for one signed by the test CA when `client_certificates`.
+fn tls_args(tls_port: u16, client_certificates: bool) -> Vec<String> {
+    let file = |name: &str| keys_dir().join(name).display().to_string();
+    vec![
+        "--tls-port".into(),
+        tls_port.to_string(),
+        "--tls-cert-file".into(),
+        file("redis-server-test-only.crt"),
+        "--tls-key-file".into(),
+        file("redis-server-test-only.key"),
+        "--tls-ca-cert-file".into(),
+        file("redis-ca-test-only.crt"),
+        "--tls-auth-clients".into(),
+        if client_certificates { "yes" } else { "no" }.into(),
+    ]
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

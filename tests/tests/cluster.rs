@@ -31,7 +31,7 @@ fn cluster_store(cluster: &ClusterServers) -> RedisTokenStore {
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn the_cluster_store_keeps_the_store_contract_and_waits_on_the_grants_own_primary() {
-    let mut cluster = ClusterServers::start(3).await;
+    let mut cluster = ClusterServers::start(3, false).await;
     let store = cluster_store(&cluster);
     tests::store_contract(&store).await;
 
@@ -73,7 +73,7 @@ fn grant_key(emulator: &Emulator, customer: &str) -> GrantKey {
 #[tokio::test]
 #[cfg_attr(no_redis_server, ignore = "redis-server not found")]
 async fn a_primary_killed_while_the_fleet_refreshes_loses_no_consent() {
-    let mut cluster = ClusterServers::start(3).await;
+    let mut cluster = ClusterServers::start(3, false).await;
     let emulator = Emulator::start_with(EmulatorConfig {
         token_lifetime: Duration::from_secs(4),
         ..EmulatorConfig::default()

@@ -1,7 +1,8 @@
 //! The Redis store over TLS (`rediss://`), against a `redis-server` serving TLS with test
 //! certificates (`tests/keys`): verified with a CA of one's own, refused with the wrong CA
 //! or the platform's roots (never insecure), a client certificate when the server asks for
-//! one. This test binary also enables rustls' `ring` provider beside the `aws-lc-rs` one
+//! one; a Redis Cluster whose nodes speak TLS to clients and to each other. This test
+//! binary also enables rustls' `ring` provider beside the `aws-lc-rs` one
 //! the crate builds, as a program with its own rustls features does: connecting must not
 //! panic.
 //!
@@ -9,9 +10,11 @@
 //! (`tests/build.rs`); with `CI` set they run, and fail.
 
 use fintecture_oauth::{
-    AtRest, ExposeSecret as _, Grant, GrantKey, RedisTls, RedisTokenStore, SecretString, TokenStore,
+    AtRest, ExposeSecret as _, Grant, GrantKey, RedisCluster, RedisTls, RedisTokenStore,
+    SecretString, TokenStore,
 };
-use tests::{RedisServer, STORE_KEY, store_contract, with_causes};
+use std::time::Duration;
+use tests::{ClusterServers, RedisServer, STORE_KEY, store_contract, with_causes};
 
 const CA: &[u8] = include_bytes!("../keys/redis-ca-test-only.crt");
 const OTHER_CA: &[u8] = include_bytes!("../keys/other-ca-test-only.crt");
@@ -99,4 +102,29 @@ async fn a_client_certificate_is_presented_when_the_server_asks_for_one() {
         !shown.contains(secret.expose_secret().lines().nth(1).unwrap()),
         "{shown}"
     );
+}
+
+#[tokio::test]
+#[cfg_attr(no_redis_server, ignore = "redis-server not found")]
+async fn a_tls_cluster_keeps_the_store_contract_and_refuses_the_wrong_ca() {
+    // Managed clusters (ElastiCache Serverless, say) are TLS-only: the client learns the
+    // other nodes from the first one, over TLS, and must verify them all.
+    let cluster = ClusterServers::start(3, true).await;
+    let store = |ca: &[u8]| {
+        RedisTokenStore::with_cluster(
+            RedisCluster::new(cluster.tls_urls()).tls(RedisTls::new().ca_pem(ca)),
+            at_rest(),
+        )
+        .unwrap()
+        .with_replica_acks(1, Duration::from_millis(300))
+    };
+    store_contract(&store(CA)).await;
+    let message = failure(&store(OTHER_CA)).await;
+    assert!(message.contains("TLS"), "{message}");
+    // TLS settings need TLS URLs, and the URLs may not mix.
+    let plain = RedisCluster::new(cluster.urls()).tls(RedisTls::new().ca_pem(CA));
+    assert!(RedisTokenStore::with_cluster(plain, at_rest()).is_err());
+    let mut mixed = cluster.tls_urls();
+    mixed.push(cluster.urls()[0].clone());
+    assert!(RedisTokenStore::with_cluster(RedisCluster::new(mixed), at_rest()).is_err());
 }
