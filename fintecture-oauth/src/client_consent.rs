@@ -119,7 +119,8 @@ impl Client {
     }
 
     /// Completes a consent from the `state` kept in the customer's session and the query
-    /// of the redirect back to the app (`code=…&customer_id=…&state=…`, or `error=…`): the
+    /// of the redirect back to the app (`code=…&customer_id=…&state=…`, or `error=…`; the
+    /// whole redirect URL or path will do too): the
     /// state is compared in constant time and used up (once across every client sharing
     /// the token store), the code exchanged, the token checked to be the customer's (their
     /// accounts read with it), and only then kept under their id. Returns the customer's
@@ -266,8 +267,19 @@ impl Client {
 struct Redirect(Vec<(String, String)>);
 
 impl Redirect {
-    fn parse(query: &str) -> Redirect {
-        let query = query.strip_prefix('?').unwrap_or(query);
+    /// From the query (`code=…&state=…`, with or without its `?`), or the whole redirect
+    /// URL or path it ends (`https://shop.example/bank/callback?code=…`), which is what an
+    /// app most easily has at hand; a fragment is no part of it.
+    fn parse(redirect: &str) -> Redirect {
+        let redirect = redirect
+            .split_once('#')
+            .map_or(redirect, |(before, _)| before);
+        let whole = redirect.starts_with('/')
+            || url::Url::parse(redirect).is_ok_and(|url| matches!(url.scheme(), "http" | "https"));
+        let query = match redirect.split_once('?') {
+            Some((_, query)) if whole => query,
+            _ => redirect.strip_prefix('?').unwrap_or(redirect),
+        };
         Redirect(
             url::form_urlencoded::parse(query.as_bytes())
                 .into_owned()

@@ -80,6 +80,31 @@ async fn both_flows_go_from_the_start_to_the_customers_accounts() {
 }
 
 #[tokio::test]
+async fn the_redirect_may_be_given_as_its_query_its_path_or_its_whole_url() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    // Read as a query, a whole URL's first field would be `https://…/callback?code`.
+    let forms: [fn(&str) -> String; 3] = [
+        |query| format!("?{query}"),
+        |query| format!("{REDIRECT}?{query}#fragment"),
+        |query| format!("/consent/callback?{query}"),
+    ];
+    for form in forms {
+        let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+        let customer = client
+            .complete_consent(&state, &form(&query))
+            .await
+            .unwrap();
+        let id = customer.customer_id().unwrap().to_owned();
+        assert!(query.contains(&format!("customer_id={id}")), "{query}");
+    }
+    // A URL without a query carries no state.
+    let (state, _) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    let refused = client.complete_consent(&state, REDIRECT).await.unwrap_err();
+    assert_eq!(consent_error(refused), ConsentError::MissingState);
+}
+
+#[tokio::test]
 async fn a_wrong_missing_or_reused_state_is_refused_before_any_token_request() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
