@@ -14,7 +14,8 @@ impl ClusterServers {
     /// Starts `primaries` primaries and as many replicas, and waits until every node says
     /// the cluster is up. With `tls`, the nodes serve TLS too (see
     /// [`RedisServer::start_cluster_node`]) and meet over it; the plain ports stay for the
-    /// tests' own commands, and show plain ports, as TLS connections are shown TLS ones.
+    /// tests' own commands (a node shows a plain connection the plain ports of the others,
+    /// and a TLS connection their TLS ports).
     /// Panics when it cannot.
     pub async fn start(primaries: usize, tls: bool) -> ClusterServers {
         let nodes: Vec<RedisServer> = (0..primaries * 2)

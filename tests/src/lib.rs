@@ -546,7 +546,6 @@ impl fintecture_oauth::Clock for TestClock {
     }
 }
 
-/// A port free on 127.0.0.1 now.
 /// The tests' certificates and keys.
 pub fn keys_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("keys")
@@ -570,6 +569,7 @@ fn tls_args(tls_port: u16, client_certificates: bool) -> Vec<String> {
     ]
 }
 
+/// A port free on 127.0.0.1 now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
