@@ -68,7 +68,7 @@ impl Client {
         let (state, answer, endpoint) = self.begin(consent).await?;
         let polling_id = answer.meta.polling_id.filter(|id| !id.is_empty());
         match (&consent.provider, polling_id) {
-            (Some(provider), Some(polling_id)) if consent.decoupled => Ok(DecoupledConsent {
+            (Some(provider), Some(polling_id)) => Ok(DecoupledConsent {
                 provider: provider.clone(),
                 polling_id,
                 state,

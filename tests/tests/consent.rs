@@ -109,7 +109,7 @@ async fn a_wrong_missing_or_reused_state_is_refused_before_any_token_request() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
     let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
-    let (other, _) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    let (other, other_query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
 
     let without_state: String = query
         .split('&')
@@ -137,6 +137,8 @@ async fn a_wrong_missing_or_reused_state_is_refused_before_any_token_request() {
         1,
         "no token request for a reused state"
     );
+    // The other consent, started meanwhile, is still there to complete: each is kept apart.
+    client.complete_consent(&other, &other_query).await.unwrap();
 }
 
 #[tokio::test]
@@ -181,6 +183,22 @@ async fn a_refused_consent_is_a_typed_error_and_asks_for_no_token() {
         }
     );
     assert_eq!(token_requests(&emulator), 0);
+
+    // The redirect's text as it comes, a `?` unencoded in a value included: still the
+    // refusal it says, not a query cut at that `?`.
+    let (state, _) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    let by_hand = format!(
+        "error=access_denied&error_description=why?&state={}",
+        state.expose_secret()
+    );
+    let refused = client.complete_consent(&state, &by_hand).await.unwrap_err();
+    assert_eq!(
+        consent_error(refused),
+        ConsentError::Refused {
+            error: "access_denied".into(),
+            description: Some("why?".into()),
+        }
+    );
 }
 
 #[tokio::test]
@@ -222,6 +240,36 @@ async fn a_code_authorized_under_another_customers_id_replaces_nothing() {
         }
     );
     bobs_grant_is_untouched(&emulator, &client, &bob, &bobs_token).await;
+}
+
+#[tokio::test]
+async fn an_owner_check_that_fails_otherwise_keeps_nothing_and_says_why() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let fault = |status| Fault::Status {
+        status,
+        retry_after: None,
+    };
+    // A 500 is the service's failure, not a refusal of the token: no WrongCustomer, and
+    // nothing kept, since the token could not be checked.
+    emulator.next_consent(NextConsent::GrantedAs("carol".into()));
+    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    emulator.inject("/ais/v1/customer/", fault(500));
+    let failed = client.complete_consent(&state, &query).await.unwrap_err();
+    assert!(!matches!(failed, Error::Consent(_)), "{failed:?}");
+    assert_eq!(failed.status().map(|s| s.as_u16()), Some(500));
+    let carol = client.customer("carol");
+    assert!(carol.cached_access_token(&Scope::Ais).is_none());
+    // A 503 is tried again, and then the check passes.
+    emulator.next_consent(NextConsent::GrantedAs("dave".into()));
+    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    emulator.inject("/ais/v1/customer/", fault(503));
+    let dave = client.complete_consent(&state, &query).await.unwrap();
+    assert!(dave.cached_access_token(&Scope::Ais).is_some());
+    assert_eq!(
+        emulator.requests_to("/ais/v1/customer/dave/accounts").len(),
+        2
+    );
 }
 
 /// Bob, having consented and read his accounts; and his token.
