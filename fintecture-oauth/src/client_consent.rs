@@ -114,7 +114,9 @@ impl Client {
         let (code, customer_id) = finished?;
         let code = code.ok_or(ConsentError::Incomplete("code"))?;
         let customer_id = customer_id.ok_or(ConsentError::Incomplete("customer_id"))?;
-        let customer = self.keep_consent(&customer_id, &code).await?;
+        let customer = self
+            .keep_consent(&customer_id, &code, &consent.state)
+            .await?;
         Ok(ConsentProgress::Done(customer))
     }
 
@@ -132,8 +134,10 @@ impl Client {
     /// customer id, or a token that is not the customer's (nothing kept; their grant is
     /// untouched); [`Error::CodeRejected`] for a code used already or expired;
     /// [`Error::Store`] when the token store cannot be reached; what the token endpoint or
-    /// the accounts read fail with otherwise (then the code is spent and the customer must
-    /// consent again).
+    /// the accounts read fail with otherwise. When the token endpoint could not be reached
+    /// or answered 429 or 503, the code was not used and the state is kept again: the same
+    /// redirect can be completed later. Otherwise the code is spent and the customer must
+    /// consent again.
     pub async fn complete_consent(
         &self,
         kept: &ConsentState,
@@ -159,7 +163,7 @@ impl Client {
         let customer_id = query
             .field("customer_id")
             .ok_or(ConsentError::Incomplete("customer_id"))?;
-        self.keep_consent(customer_id, code).await
+        self.keep_consent(customer_id, code, kept).await
     }
 
     /// A fresh state, kept; and the service's answer to the start request.
@@ -209,16 +213,44 @@ impl Client {
     }
 
     /// Exchanges `code`, checks the token is `customer_id`'s, keeps it: the customer's
-    /// client.
-    async fn keep_consent(&self, customer_id: &str, code: &str) -> Result<Client, Error> {
+    /// client. When the code was surely not used (the token endpoint could not be reached,
+    /// or asked to come back later), `state` is kept again, so that the same redirect can
+    /// be completed once more (the customer reloading the page, say) instead of the
+    /// customer consenting again at their bank.
+    async fn keep_consent(
+        &self,
+        customer_id: &str,
+        code: &str,
+        state: &ConsentState,
+    ) -> Result<Client, Error> {
         if customer_id.is_empty() {
             return Err(ConsentError::Incomplete("customer_id").into());
         }
         let customer = self.customer(customer_id);
-        customer
-            .authorize(AuthorizationCode::new(code.to_owned()), None)
-            .await?;
+        let code = AuthorizationCode::new(code.to_owned());
+        let exchanged = match customer.exchange_for_customer(code, None).await {
+            Ok(exchanged) => exchanged,
+            Err(error) => {
+                if code_unused(&error) {
+                    self.give_back(state).await;
+                }
+                return Err(error);
+            }
+        };
+        customer.keep_exchanged(exchanged).await?;
         Ok(customer)
+    }
+
+    /// Keeps a used state again, for another [`CONSENT_LIFETIME`]; if the store cannot,
+    /// the redirect cannot be completed again, which is what the caller's error says.
+    async fn give_back(&self, state: &ConsentState) {
+        let kept = self
+            .consent_states()
+            .keep_state(&self.state_name(state), CONSENT_LIFETIME)
+            .await;
+        if let Err(error) = kept {
+            tracing::warn!(error = %error, "could not keep a consent state again");
+        }
     }
 
     /// Whether the service takes `token` for `customer_id`'s accounts: a token bought with
@@ -261,6 +293,16 @@ impl Client {
             .map_or("", |credentials| credentials.app_id());
         state.store_name(&self.inner.base.url, app_id)
     }
+}
+
+/// Whether the token endpoint surely did not use the code: it was never reached, or it
+/// refused to work on the request now (429, 503).
+fn code_unused(error: &Error) -> bool {
+    error.is_connect()
+        || matches!(
+            error,
+            Error::Api(api) if matches!(api.status(), StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE)
+        )
 }
 
 /// The redirect's query: the first value of each field.

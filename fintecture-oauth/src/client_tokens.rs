@@ -58,10 +58,37 @@ impl Client {
         code: AuthorizationCode,
         redirect_uri: Option<String>,
     ) -> Result<AccessToken, Error> {
-        let (manager, customer_id) = self.customer_grant("Client::authorize")?;
+        let exchanged = self.exchange_for_customer(code, redirect_uri).await?;
+        self.keep_exchanged(exchanged).await
+    }
+
+    /// The first half of [`authorize`](Self::authorize): the code exchanged (the code is
+    /// spent once this succeeds, and perhaps when it fails).
+    pub(crate) async fn exchange_for_customer(
+        &self,
+        code: AuthorizationCode,
+        redirect_uri: Option<String>,
+    ) -> Result<Exchanged, Error> {
+        let (manager, _) = self.customer_grant("Client::authorize")?;
         let sent_at = Instant::now();
         let sent_wall = manager.clock().now();
         let token = self.exchange_code(code, redirect_uri).await?;
+        Ok(Exchanged {
+            token,
+            sent_at,
+            sent_wall,
+        })
+    }
+
+    /// The second half of [`authorize`](Self::authorize): the token checked to be the
+    /// customer's, then kept.
+    pub(crate) async fn keep_exchanged(&self, exchanged: Exchanged) -> Result<AccessToken, Error> {
+        let (manager, customer_id) = self.customer_grant("Client::authorize")?;
+        let Exchanged {
+            token,
+            sent_at,
+            sent_wall,
+        } = exchanged;
         self.check_owner(customer_id, &token).await?;
         manager
             .authorized(customer_id, &token, sent_at, sent_wall)
@@ -112,6 +139,14 @@ impl Client {
             Err(missing) => Err(missing.error(endpoint)),
         }
     }
+}
+
+/// A customer's token just bought with a code, and when it was asked for (its lifetime
+/// counts from then).
+pub(crate) struct Exchanged {
+    token: AccessToken,
+    sent_at: Instant,
+    sent_wall: std::time::SystemTime,
 }
 
 /// What a client lacks to get the token a call needs.

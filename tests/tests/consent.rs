@@ -272,6 +272,35 @@ async fn an_owner_check_that_fails_otherwise_keeps_nothing_and_says_why() {
     );
 }
 
+#[tokio::test]
+async fn a_redirect_can_be_completed_again_when_the_token_endpoint_did_not_use_its_code() {
+    let emulator = Emulator::start().await.unwrap();
+    let client = emulator.client().unwrap();
+    let fault = |status| Fault::Status {
+        status,
+        retry_after: None,
+    };
+    // A 503: the code was not used, so the state is kept again, and reloading the callback
+    // page completes the consent.
+    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    emulator.inject("/oauth/accesstoken", fault(503));
+    let unavailable = client.complete_consent(&state, &query).await.unwrap_err();
+    assert_eq!(unavailable.status().map(|s| s.as_u16()), Some(503));
+    assert!(unavailable.is_retryable());
+    let customer = client.complete_consent(&state, &query).await.unwrap();
+    assert!(customer.cached_access_token(&Scope::Ais).is_some());
+    // Once done, it is used up for good.
+    let again = client.complete_consent(&state, &query).await.unwrap_err();
+    assert_eq!(consent_error(again), ConsentError::StateUsed);
+
+    // A 500 may have come after the code was used: the redirect is not completed twice.
+    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    emulator.inject("/oauth/accesstoken", fault(500));
+    client.complete_consent(&state, &query).await.unwrap_err();
+    let again = client.complete_consent(&state, &query).await.unwrap_err();
+    assert_eq!(consent_error(again), ConsentError::StateUsed);
+}
+
 /// Bob, having consented and read his accounts; and his token.
 async fn bob_with_a_grant(emulator: &Emulator, client: &Client) -> (Client, CachedToken) {
     emulator.next_consent(NextConsent::GrantedAs("bob".into()));
