@@ -127,4 +127,8 @@ async fn a_tls_cluster_keeps_the_store_contract_and_refuses_the_wrong_ca() {
     let mut mixed = cluster.tls_urls();
     mixed.push(cluster.urls()[0].clone());
     assert!(RedisTokenStore::with_cluster(RedisCluster::new(mixed), at_rest()).is_err());
+    // What it shows of itself: how many nodes and whether over TLS, never a URL's password.
+    let with_password = RedisCluster::new(["rediss://store:hunter2@127.0.0.1:1/"; 2]);
+    let shown = format!("{with_password:?}");
+    assert_eq!(shown, "RedisCluster { nodes: 2, tls: true }");
 }
