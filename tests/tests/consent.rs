@@ -37,6 +37,14 @@ fn token_requests(emulator: &Emulator) -> usize {
     emulator.requests_to("/oauth/accesstoken").len()
 }
 
+/// The emulator answering `status`, without `Retry-After`.
+fn fault(status: u16) -> Fault {
+    Fault::Status {
+        status,
+        retry_after: None,
+    }
+}
+
 fn consent_error(error: Error) -> ConsentError {
     match error {
         Error::Consent(consent) => consent,
@@ -246,10 +254,6 @@ async fn a_code_authorized_under_another_customers_id_replaces_nothing() {
 async fn an_owner_check_that_fails_otherwise_keeps_nothing_and_says_why() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
-    let fault = |status| Fault::Status {
-        status,
-        retry_after: None,
-    };
     // A 500 is the service's failure, not a refusal of the token: no WrongCustomer, and
     // nothing kept, since the token could not be checked.
     emulator.next_consent(NextConsent::GrantedAs("carol".into()));
@@ -276,10 +280,6 @@ async fn an_owner_check_that_fails_otherwise_keeps_nothing_and_says_why() {
 async fn a_redirect_can_be_completed_again_when_the_token_endpoint_did_not_use_its_code() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
-    let fault = |status| Fault::Status {
-        status,
-        retry_after: None,
-    };
     // A 503: the code was not used, so the state is kept again, and reloading the callback
     // page completes the consent.
     let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
@@ -388,13 +388,7 @@ async fn errors_say_their_status_their_code_rejection_and_their_fields() {
     let emulator = Emulator::start().await.unwrap();
     let client = emulator.client().unwrap();
     // A 503 from the token endpoint, seen through the token error.
-    emulator.inject(
-        "/oauth/accesstoken",
-        Fault::Status {
-            status: 503,
-            retry_after: None,
-        },
-    );
+    emulator.inject("/oauth/accesstoken", fault(503));
     let unavailable = client.connect(&serde_json::json!({})).await.unwrap_err();
     assert!(
         matches!(unavailable, Error::Token { .. }),
