@@ -221,13 +221,7 @@ async fn a_code_completed_under_another_customers_id_replaces_nothing() {
     let edited = query.replace("customer_id=alice", "customer_id=bob");
     assert_ne!(edited, query);
     let refused = client.complete_consent(&state, &edited).await.unwrap_err();
-    assert_eq!(
-        consent_error(refused),
-        ConsentError::WrongCustomer {
-            customer_id: "bob".into()
-        }
-    );
-    bobs_grant_is_untouched(&emulator, &client, &bob, &bobs_token).await;
+    refused_for_bob_and_nothing_replaced(&emulator, &client, &bob, &bobs_token, refused).await;
 }
 
 #[tokio::test]
@@ -241,13 +235,7 @@ async fn a_code_authorized_under_another_customers_id_replaces_nothing() {
         .authorize(emulator.issue_code("alice"), None)
         .await
         .unwrap_err();
-    assert_eq!(
-        consent_error(refused),
-        ConsentError::WrongCustomer {
-            customer_id: "bob".into()
-        }
-    );
-    bobs_grant_is_untouched(&emulator, &client, &bob, &bobs_token).await;
+    refused_for_bob_and_nothing_replaced(&emulator, &client, &bob, &bobs_token, refused).await;
 }
 
 #[tokio::test]
@@ -311,13 +299,21 @@ async fn bob_with_a_grant(emulator: &Emulator, client: &Client) -> (Client, Cach
     (bob, bobs_token)
 }
 
-/// Bob's next call answers 200 with his own token, and alice's token is kept under no one.
-async fn bobs_grant_is_untouched(
+/// `refused` says alice's token is not bob's; bob's next call answers 200 with his own
+/// token, and alice's token is kept under no one.
+async fn refused_for_bob_and_nothing_replaced(
     emulator: &Emulator,
     client: &Client,
     bob: &Client,
     bobs_token: &CachedToken,
+    refused: Error,
 ) {
+    assert_eq!(
+        consent_error(refused),
+        ConsentError::WrongCustomer {
+            customer_id: "bob".into()
+        }
+    );
     let kept = bob.cached_access_token(&Scope::Ais).unwrap();
     assert_eq!(kept.expose_secret(), bobs_token.expose_secret());
     bob.customer_accounts("bob").await.unwrap();
