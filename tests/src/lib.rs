@@ -374,50 +374,67 @@ impl Drop for SentinelServer {
 
 /// A TCP relay on 127.0.0.1 to a port that can change: what the primary endpoint of a
 /// managed service is (a DNS name a failover moves; connections made before stay where they
-/// were), or a network link that can be cut.
+/// were), a network link that can be cut, or a host that goes away.
 pub struct Relay {
     port: u16,
     target: std::sync::Arc<std::sync::atomic::AtomicU16>,
     /// The connections relayed so far, to cut.
-    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    links: Links,
+    /// The task that accepts connections, which owns the listening socket.
+    accepting: tokio::task::AbortHandle,
 }
+
+type Links = std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>;
 
 impl Relay {
     /// Relays connections to 127.0.0.1:`target`.
     pub async fn start(target: u16) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Relay::start_on(0, target).await
+    }
+
+    /// Relays connections made to 127.0.0.1:`port` (0: any free port) to
+    /// 127.0.0.1:`target`.
+    pub async fn start_on(port: u16, target: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap_or_else(|e| panic!("no loopback port: {e}"));
         let port = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("{e}"))
             .port();
-        let relay = Relay {
+        let target = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(target));
+        let links = Links::default();
+        let accepting = tokio::spawn(Relay::accept(listener, target.clone(), links.clone()));
+        Relay {
             port,
-            target: std::sync::Arc::new(std::sync::atomic::AtomicU16::new(target)),
-            links: std::sync::Arc::default(),
-        };
-        let (target, links) = (relay.target.clone(), relay.links.clone());
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let upstream = target.load(std::sync::atomic::Ordering::SeqCst);
-                let link = tokio::spawn(async move {
-                    if upstream == 0 {
-                        return; // cut: the connection is closed at once
-                    }
-                    if let Ok(mut server) =
-                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                links
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(link.abort_handle());
-            }
-        });
-        relay
+            target,
+            links,
+            accepting: accepting.abort_handle(),
+        }
+    }
+
+    async fn accept(
+        listener: tokio::net::TcpListener,
+        target: std::sync::Arc<std::sync::atomic::AtomicU16>,
+        links: Links,
+    ) {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let upstream = target.load(std::sync::atomic::Ordering::SeqCst);
+            let link = tokio::spawn(async move {
+                if upstream == 0 {
+                    return; // cut: the connection is closed at once
+                }
+                if let Ok(mut server) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+            links
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(link.abort_handle());
+        }
     }
 
     /// The port it listens on.
@@ -442,6 +459,31 @@ impl Relay {
         {
             link.abort();
         }
+    }
+
+    /// Goes away: the link cut, and the port closed, so that connecting is refused (until
+    /// a relay is started on it again with [`start_on`](Self::start_on)).
+    pub async fn close(&self) {
+        self.cut();
+        self.accepting.abort();
+        // The listening socket closes when the aborted task is dropped, on the runtime: at
+        // most 5 s.
+        for _ in 0..500 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the relay on port {} did not close", self.port);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accepting.abort();
     }
 }
 

@@ -6,10 +6,10 @@
 
 use fintecture_emulator::{Emulator, EmulatorConfig, Fault, NextConsent};
 use fintecture_oauth::{
-    CachedToken, Client, ConsentError, ConsentRequest, ConsentState, Credentials, Error, Scope,
-    SignRequests, api,
+    CachedToken, Client, ConsentError, ConsentRequest, ConsentState, Credentials, Environment,
+    Error, Scope, SignRequests, api,
 };
-use tests::Sample;
+use tests::{Relay, Sample};
 
 const REDIRECT: &str = "https://merchant.example/consent/callback";
 
@@ -287,6 +287,26 @@ async fn a_redirect_can_be_completed_again_when_the_token_endpoint_did_not_use_i
     client.complete_consent(&state, &query).await.unwrap_err();
     let again = client.complete_consent(&state, &query).await.unwrap_err();
     assert_eq!(consent_error(again), ConsentError::StateUsed);
+}
+
+#[tokio::test]
+async fn a_redirect_can_be_completed_again_when_the_service_could_not_be_reached() {
+    let emulator = Emulator::start().await.unwrap();
+    let relay = Relay::start(emulator.url().port().unwrap()).await;
+    let through_relay = format!("http://127.0.0.1:{}/", relay.port());
+    let client = Client::builder(Environment::Custom(through_relay.parse().unwrap()))
+        .credentials(emulator.credentials())
+        .build()
+        .unwrap();
+    let (state, query) = consent(&client, &ConsentRequest::connect(REDIRECT)).await;
+    // The service is unreachable when the customer comes back: nothing was sent.
+    relay.close().await;
+    let unreachable = client.complete_consent(&state, &query).await.unwrap_err();
+    assert!(unreachable.is_connect(), "{unreachable:?}");
+    // Back again: the same redirect completes.
+    let _back = Relay::start_on(relay.port(), emulator.url().port().unwrap()).await;
+    let customer = client.complete_consent(&state, &query).await.unwrap();
+    assert!(customer.cached_access_token(&Scope::Ais).is_some());
 }
 
 /// Bob, having consented and read his accounts; and his token.
