@@ -243,20 +243,24 @@ fn parse_item(key: &Ident, input: ParseStream, out: &mut EndpointAttr) -> syn::R
     match name.as_str() {
         "path" | "url" | "uri" | "route" | "method" => {
             out.path_without_method = true;
-            let path = match input
+            let value = input
                 .parse::<Token![=]>()
                 .and_then(|_| input.parse::<LitStr>())
-            {
-                Ok(path) => path.value(),
-                Err(_) => "/path".into(),
+                .map(|value| value.value());
+            // `method = "POST"` names the method; `path = "/x"` (and the like) the path.
+            let value = value.unwrap_or_default();
+            let lower = value.to_ascii_lowercase();
+            let message = match Verb::from_key(&lower) {
+                Some(_) => format!("the HTTP method is the key: `{lower} = \"/path\"`"),
+                None => {
+                    let path = if value.is_empty() { "/path" } else { &value };
+                    format!(
+                        "the HTTP method is the key: `get = {path:?}` (or `post`, `put`, \
+                         `patch`, `delete`)"
+                    )
+                }
             };
-            return Err(syn::Error::new_spanned(
-                key,
-                format!(
-                    "the HTTP method is the key: `get = {path:?}` (or `post`, `put`, `patch`, \
-                     `delete`)"
-                ),
-            ));
+            return Err(syn::Error::new_spanned(key, message));
         }
         "form" => out.encodings.push((Encoding::Form, key.clone())),
         "json" => out.encodings.push((Encoding::Json, key.clone())),
