@@ -6,21 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const WITH_PATH: &str = "openapi: 3.1.0
-info: { title: Probe, version: '1' }
+/// A document whose one path is `path`.
+fn document_with(path: &str) -> String {
+    format!(
+        "openapi: 3.1.0
+info: {{ title: Probe, version: '1' }}
 paths:
-  /probe:
+  {path}:
     get:
       operationId: probe
-";
-
-const WITHOUT_PATH: &str = "openapi: 3.1.0
-info: { title: Probe, version: '1' }
-paths:
-  /other:
-    get:
-      operationId: other
-";
+"
+    )
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -75,11 +72,11 @@ fn a_changed_document_rebuilds_the_crate_that_declares_against_it() {
     )
     .unwrap();
     let document = probe.join("openapi.yaml");
-    std::fs::write(&document, WITH_PATH).unwrap();
+    std::fs::write(&document, document_with("/probe")).unwrap();
     let (passed, printed) = check(&probe);
     assert!(passed, "the first check fails: {printed}");
 
-    std::fs::write(&document, WITHOUT_PATH).unwrap();
+    std::fs::write(&document, document_with("/other")).unwrap();
     let (passed, printed) = check(&probe);
     assert!(!passed, "the removed path went unnoticed");
     assert!(
@@ -87,7 +84,7 @@ fn a_changed_document_rebuilds_the_crate_that_declares_against_it() {
         "{printed}"
     );
 
-    std::fs::write(&document, WITH_PATH).unwrap();
+    std::fs::write(&document, document_with("/probe")).unwrap();
     let (passed, printed) = check(&probe);
     assert!(passed, "restored, it still fails: {printed}");
     let _ = std::fs::remove_dir_all(&probe);
