@@ -385,12 +385,6 @@ impl<'a> Context<'a> {
         });
         let idents = endpoint.args.iter().map(|arg| arg.ident());
         let response = endpoint.response();
-        // Where the call is: at the `Ok` type when it is decoded from JSON, so that a type
-        // that is not deserializable is reported there once, not again at `#[api]`.
-        let call_span = match response {
-            Some((Decode::Json, ok)) => Some(ok.span()),
-            _ => None,
-        };
         let decoder = match response {
             Some((Decode::Json, ok)) => {
                 // Located at the `Ok` type: a type that is not deserializable is reported
@@ -409,22 +403,25 @@ impl<'a> Context<'a> {
                 .map_or_else(|| ty.span(), Spanned::span),
             syn::ReturnType::Default => sig.ident.span(),
         };
-        // The path at the `Ok` type when it is decoded from JSON (its `Decoder` bound is
-        // reported there, once), else at the error type; `_` is the error type: its bound
-        // is reported where `_` is.
-        let path_span = call_span.unwrap_or(error_span);
+        // Where the call is: at the `Ok` type when it is decoded from JSON (a type that is
+        // not deserializable is reported there once, not again at `#[api]`), else at the
+        // error type. `_` is the error type: its bound is reported where `_` is.
+        let call_span = match response {
+            Some((Decode::Json, ok)) => ok.span(),
+            _ => error_span,
+        };
         // The default runtime path is placed with the call; one the user wrote keeps its
         // spans, so that an unresolved one is reported once, where it is written.
         let krate = if self.krate_given {
             quote!(#krate)
         } else {
-            locate(quote!(#krate), path_span)
+            locate(quote!(#krate), call_span)
         };
-        let call = locate(quote!(__private::call), path_span);
+        let call = locate(quote!(__private::call), call_span);
         let placeholder = quote_spanned!(error_span=> _);
-        let call = quote_spanned!(path_span=> #krate::#call::<#decoder, #placeholder>);
+        let call = quote_spanned!(call_span=> #krate::#call::<#decoder, #placeholder>);
         let future = self.send_future(sig);
-        let invoke = quote_spanned!(call_span.unwrap_or(error_span)=>
+        let invoke = quote_spanned!(call_span=>
             ::std::boxed::Box::pin(#call(self, #requests::#name(self, #(#idents),*)))
         );
         quote! {
